@@ -1,0 +1,24 @@
+"""The one implementation of the transformer pieces shared by the talker, the code predictor and the codec."""
+
+from .attention import Attention, KVCache, attention_mask
+from .block import LayerScale, TransformerBlock
+from .mlp import GatedMLP
+from .rms_norm import RMSNorm
+from .rotary import RotaryEmbedding, apply_rotary, rotate_half
+from .spec import TransformerSpec
+from .transformer import Transformer
+
+__all__ = [
+    "Attention",
+    "GatedMLP",
+    "KVCache",
+    "LayerScale",
+    "RMSNorm",
+    "RotaryEmbedding",
+    "Transformer",
+    "TransformerBlock",
+    "TransformerSpec",
+    "apply_rotary",
+    "attention_mask",
+    "rotate_half",
+]

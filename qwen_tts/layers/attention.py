@@ -1,0 +1,93 @@
+"""Grouped-query self-attention over a static KV cache (gpt-fast style), with SDPA.
+
+Positions are explicit: ``input_pos`` [B, T] holds each new token's slot in the cache (its absolute position),
+so a decode step has static shapes and can be captured in a CUDA graph. Without a cache the layer attends
+over its own input (a full recompute; the reference path and one-shot encoders use that).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .rms_norm import RMSNorm
+from .rotary import apply_rotary
+from .spec import TransformerSpec
+
+
+class KVCache(nn.Module):
+    """Preallocated keys and values, [B, H_kv, max_len, D] each."""
+
+    def __init__(
+        self, max_batch: int, num_kv_heads: int, max_len: int, head_dim: int, dtype: torch.dtype, device=None
+    ) -> None:
+        super().__init__()
+        shape = (max_batch, num_kv_heads, max_len, head_dim)
+        self.register_buffer("k", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
+        self.register_buffer("v", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
+
+    @property
+    def max_len(self) -> int:
+        return self.k.shape[2]
+
+    def update(
+        self, input_pos: torch.Tensor, k: torch.Tensor, v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Writes k, v [B, H_kv, T, D] at slots input_pos [B, T]; returns the cache rows of this batch."""
+        batch = k.shape[0]
+        rows = torch.arange(batch, device=k.device)[:, None]  # [B, 1]
+        # Advanced indices split by a slice put the indexed dims first: the target is [B, T, H_kv, D].
+        self.k[rows, :, input_pos] = k.transpose(1, 2)
+        self.v[rows, :, input_pos] = v.transpose(1, 2)
+        return self.k[:batch], self.v[:batch]
+
+
+def attention_mask(
+    query_pos: torch.Tensor, key_pos: torch.Tensor, causal: bool = True, sliding_window: int | None = None
+) -> torch.Tensor | None:
+    """Boolean mask [B, 1, Tq, Tk] (True = attend) from query positions [B, Tq] and key positions [B, Tk]."""
+    if not causal and sliding_window is None:
+        return None
+    distance = query_pos[:, :, None] - key_pos[:, None, :]  # [B, Tq, Tk]
+    allowed = distance >= 0 if causal else torch.ones_like(distance, dtype=torch.bool)
+    if sliding_window is not None:
+        allowed = allowed & (distance.abs() < sliding_window)
+    return allowed[:, None]
+
+
+class Attention(nn.Module):
+    def __init__(self, spec: TransformerSpec) -> None:
+        super().__init__()
+        self.num_heads = spec.num_heads
+        self.num_kv_heads = spec.num_kv_heads
+        self.head_dim = spec.head_dim
+        self.scale = spec.head_dim**-0.5
+        q_dim, kv_dim = spec.num_heads * spec.head_dim, spec.num_kv_heads * spec.head_dim
+        self.q_proj = nn.Linear(spec.hidden_size, q_dim, bias=spec.attention_bias)
+        self.k_proj = nn.Linear(spec.hidden_size, kv_dim, bias=spec.attention_bias)
+        self.v_proj = nn.Linear(spec.hidden_size, kv_dim, bias=spec.attention_bias)
+        self.o_proj = nn.Linear(q_dim, spec.hidden_size, bias=spec.attention_bias)
+        self.q_norm = RMSNorm(spec.head_dim, spec.rms_norm_eps) if spec.qk_norm else nn.Identity()
+        self.k_norm = RMSNorm(spec.head_dim, spec.rms_norm_eps) if spec.qk_norm else nn.Identity()
+        self.kv_cache: KVCache | None = None
+
+    def forward(
+        self,
+        x: torch.Tensor,  # [B, T, D]
+        cos: torch.Tensor,  # [B, T, head_dim]
+        sin: torch.Tensor,  # [B, T, head_dim]
+        input_pos: torch.Tensor,  # [B, T]
+        mask: torch.Tensor | None,  # [B, 1, T, T_kv] boolean, True = attend
+    ) -> torch.Tensor:
+        batch, length, _ = x.shape
+        q = self.q_norm(self.q_proj(x).view(batch, length, self.num_heads, self.head_dim)).transpose(1, 2)
+        k = self.k_norm(self.k_proj(x).view(batch, length, self.num_kv_heads, self.head_dim)).transpose(1, 2)
+        v = self.v_proj(x).view(batch, length, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)  # [B, H, T, hd], [B, H_kv, T, hd]
+        if self.kv_cache is not None:
+            k, v = self.kv_cache.update(input_pos, k, v)  # [B, H_kv, max_len, hd]
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, scale=self.scale, enable_gqa=self.num_heads != self.num_kv_heads
+        )  # [B, H, T, hd]
+        return self.o_proj(out.transpose(1, 2).reshape(batch, length, self.num_heads * self.head_dim))

@@ -1,0 +1,20 @@
+"""Gated feed-forward (SwiGLU)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class GatedMLP(nn.Module):
+    """down(silu(gate(x)) * up(x)), no biases (Llama / Qwen)."""
+
+    def __init__(self, dim: int, hidden_dim: int) -> None:
+        super().__init__()
+        self.gate_proj = nn.Linear(dim, hidden_dim, bias=False)
+        self.up_proj = nn.Linear(dim, hidden_dim, bias=False)
+        self.down_proj = nn.Linear(hidden_dim, dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, D] -> [B, T, D]
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))

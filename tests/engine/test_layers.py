@@ -1,0 +1,103 @@
+"""The shared transformer pieces: static cache == full recompute, M-RoPE, masks, GQA."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from qwen_tts.layers import RotaryEmbedding, Transformer, TransformerSpec, apply_rotary, attention_mask
+
+SPEC = TransformerSpec(
+    hidden_size=32,
+    intermediate_size=48,
+    num_layers=2,
+    num_heads=4,
+    num_kv_heads=2,
+    head_dim=8,
+    qk_norm=True,
+    mrope_section=(1, 1, 2),
+    mrope_interleaved=True,
+)
+
+
+def _randomized(model: torch.nn.Module) -> torch.nn.Module:
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.3)
+    return model.eval()
+
+
+@pytest.mark.parametrize("sliding_window", [None, 3])
+def test_static_cache_decode_equals_full_recompute(sliding_window):
+    torch.manual_seed(0)
+    spec = dataclasses.replace(SPEC, sliding_window=sliding_window)
+    model = _randomized(Transformer(spec))
+    x = torch.randn(2, 9, spec.hidden_size)
+    pos = torch.arange(9).expand(2, -1)
+    reference = model(x, pos)  # no cache: attends over its own input
+
+    model.setup_caches(max_batch=2, max_len=16)
+    out = [model(x[:, :5], pos[:, :5])]  # prefill
+    for t in range(5, 9):  # one token at a time
+        out.append(model(x[:, t : t + 1], pos[:, t : t + 1]))
+    torch.testing.assert_close(torch.cat(out, dim=1), reference, atol=1e-5, rtol=1e-5)
+
+
+def test_mrope_with_identical_streams_is_plain_rope():
+    rope = RotaryEmbedding(16, 10000.0, mrope_section=(2, 3, 3), interleaved=True)
+    pos = torch.randint(0, 100, (2, 7))
+    cos1, sin1 = rope(pos, torch.float32)
+    cos3, sin3 = rope(pos.expand(3, -1, -1), torch.float32)
+    assert torch.equal(cos1, cos3) and torch.equal(sin1, sin3)
+
+
+@pytest.mark.parametrize("interleaved", [True, False])
+def test_mrope_assigns_frequencies_to_streams(interleaved):
+    rope = RotaryEmbedding(12, 10000.0, mrope_section=(2, 2, 2), interleaved=interleaved)
+    pos = torch.stack([torch.full((1, 1), 5), torch.full((1, 1), 7), torch.full((1, 1), 11)])  # [3, 1, 1]
+    cos, _ = rope(pos, torch.float32)
+    expected_stream = [0, 1, 2, 0, 1, 2] if interleaved else [0, 0, 1, 1, 2, 2]
+    for j, stream in enumerate(expected_stream):
+        angle = torch.tensor([5.0, 7.0, 11.0])[stream] * rope.inv_freq[j]
+        assert cos[0, 0, j].item() == pytest.approx(torch.cos(angle).item(), abs=1e-6)
+        assert cos[0, 0, j + 6].item() == cos[0, 0, j].item()
+
+
+def test_rotation_preserves_norm_and_relative_position():
+    rope = RotaryEmbedding(8)
+    q, k = torch.randn(1, 1, 1, 8), torch.randn(1, 1, 1, 8)
+
+    def score(pq, pk):
+        cq, sq = rope(torch.tensor([[pq]]), torch.float32)
+        ck, sk = rope(torch.tensor([[pk]]), torch.float32)
+        return (apply_rotary(q, cq, sq) * apply_rotary(k, ck, sk)).sum().item()
+
+    assert score(3, 1) == pytest.approx(score(12, 10), abs=1e-5)
+    assert score(3, 1) != pytest.approx(score(3, 2), abs=1e-3)
+
+
+def test_attention_mask_causal_and_window():
+    pos = torch.arange(5)[None]
+    causal = attention_mask(pos, pos)[0, 0]
+    assert torch.equal(causal, torch.ones(5, 5, dtype=torch.bool).tril())
+    windowed = attention_mask(pos, pos, sliding_window=2)[0, 0]
+    assert windowed.sum(-1).tolist() == [1, 2, 2, 2, 2]
+    assert attention_mask(pos, pos, causal=False) is None
+
+
+def test_gqa_matches_explicitly_repeated_heads():
+    torch.manual_seed(1)
+    model = _randomized(Transformer(SPEC))
+    attn = model.layers[0].self_attn
+    x = torch.randn(1, 4, SPEC.hidden_size)
+    pos = torch.arange(4)[None]
+    cos, sin = model.rotary(pos, x.dtype)
+    mask = attention_mask(pos, pos)
+    q = attn.q_norm(attn.q_proj(x).view(1, 4, 4, 8)).transpose(1, 2)
+    k = attn.k_norm(attn.k_proj(x).view(1, 4, 2, 8)).transpose(1, 2)
+    v = attn.v_proj(x).view(1, 4, 2, 8).transpose(1, 2)
+    q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+    k, v = k.repeat_interleave(2, dim=1), v.repeat_interleave(2, dim=1)
+    weights = (q @ k.transpose(-1, -2) / 8**0.5).masked_fill(~mask, float("-inf")).softmax(-1)
+    expected = attn.o_proj((weights @ v).transpose(1, 2).reshape(1, 4, 32))
+    torch.testing.assert_close(attn(x, cos, sin, pos, mask), expected, atol=1e-5, rtol=1e-5)
