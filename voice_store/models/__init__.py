@@ -1,0 +1,21 @@
+"""ORM models, one module per domain. Importing this package registers every table on ``Base.metadata``."""
+
+from voice_store.models.api_keys import ApiKey
+from voice_store.models.base import Base
+from voice_store.models.jobs import Job, JobSegment, JobStatus, SegmentStatus
+from voice_store.models.voices import Voice, VoiceClonePrompt
+from voice_store.models.webhooks import WebhookEndpoint, WebhookEvent, WebhookEventStatus
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Job",
+    "JobSegment",
+    "JobStatus",
+    "SegmentStatus",
+    "Voice",
+    "VoiceClonePrompt",
+    "WebhookEndpoint",
+    "WebhookEvent",
+    "WebhookEventStatus",
+]
