@@ -14,28 +14,17 @@ import torch
 
 from qwen_tts.audio import mel_filterbank, mel_spectrogram, resample, to_mono_float32
 
+TOOLS = Path(__file__).resolve().parents[2] / "tools" / "parity"
 RATES = (16000, 22050, 44100, 48000, 8000)
 
 _REFERENCE_SCRIPT = textwrap.dedent(
     """
-    import importlib.abc, importlib.machinery, sys
+    import sys
+    sys.path.insert(0, sys.argv[3])
+    from reference import import_official
 
-    class _EmptyModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-        # the official package imports these 25Hz-only modules, which are not installed: empty modules
-
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in ("sox", "onnxruntime", "torchaudio"):
-                return importlib.machinery.ModuleSpec(name, self, is_package=True)
-
-        def create_module(self, spec):
-            return None
-
-        def exec_module(self, module):
-            pass
-
-    sys.meta_path.insert(0, _EmptyModules())
+    mel_spectrogram = import_official().mel_spectrogram
     import numpy as np, librosa, torch
-    from qwen_tts.core.models.modeling_qwen3_tts import mel_spectrogram
 
     inputs = np.load(sys.argv[1])
     out = {"filterbank": librosa.filters.mel(sr=24000, n_fft=1024, n_mels=128, fmin=0, fmax=12000)}
@@ -83,7 +72,7 @@ def reference(
     waves = _waves()
     np.savez(folder / "in.npz", **waves)
     subprocess.run(
-        [str(python), "-c", _REFERENCE_SCRIPT, str(folder / "in.npz"), str(folder / "out.npz")],
+        [str(python), "-c", _REFERENCE_SCRIPT, str(folder / "in.npz"), str(folder / "out.npz"), str(TOOLS)],
         check=True,
         timeout=240,
     )
