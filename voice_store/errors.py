@@ -111,3 +111,15 @@ class BlobNotFound(NotFoundError):
 
 class SchemaError(StoreError):
     """The database schema could not be upgraded or is not at the expected revision."""
+
+
+class VoiceVersionStale(ConflictError):
+    def __init__(self, voice_id: str, version: int, current: int) -> None:
+        super().__init__(f"voice {voice_id!r} is at version {current}, not {version}")
+        self.voice_id = voice_id
+        self.version = version
+        self.current = current
+
+
+class BlobStoreError(StoreError):
+    """The blob store failed (unreachable, denied, misconfigured); the cause is chained."""
