@@ -1,0 +1,148 @@
+"""Encoding 24 kHz s16le PCM into the requested response format, incrementally.
+
+``encode_stream`` consumes an async iterator of PCM chunks and yields encoded bytes as soon as the encoder
+produces them. pcm and wav at speed 1.0 are produced directly; every other case runs one ffmpeg process per
+request, fed on stdin by a task while its stdout is read, so neither side can block the other.
+
+Speed: ffmpeg's ``atempo`` filter (a WSOLA time-stretch: tempo changes, pitch does not). One atempo stage
+accepts 0.5–100 on the ffmpeg we target, so factors below 0.5 are chained (0.25 = 0.5 × 0.5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import AsyncIterator
+
+from common.audio import FORMATS, wav_header
+from common.contracts import SAMPLE_RATE
+from common.errors import EncodingFailed
+
+log = logging.getLogger(__name__)
+
+MIN_SPEED = 0.25
+MAX_SPEED = 4.0
+_READ_SIZE = 16_384
+
+# Codec + muxer per format; small ogg pages and packet flushing keep streaming latency low.
+_CODEC_ARGS: dict[str, list[str]] = {
+    "mp3": ["-c:a", "libmp3lame", "-b:a", "96k", "-f", "mp3"],
+    "opus": [
+        "-c:a",
+        "libopus",
+        "-b:a",
+        "48k",
+        "-application",
+        "voip",
+        "-page_duration",
+        "20000",
+        "-f",
+        "ogg",
+    ],
+    "aac": ["-c:a", "aac", "-b:a", "96k", "-f", "adts"],
+    "flac": ["-c:a", "flac", "-f", "flac"],
+    "pcm": ["-c:a", "pcm_s16le", "-f", "s16le"],
+    "wav": [
+        "-c:a",
+        "pcm_s16le",
+        "-f",
+        "s16le",
+    ],  # header written by us, so streaming and exact sizes both work
+}
+
+
+def atempo_chain(speed: float) -> list[str]:
+    """atempo stages whose product is ``speed`` (each within 0.5–2.0, which every ffmpeg accepts)."""
+    if not MIN_SPEED <= speed <= MAX_SPEED:
+        raise ValueError(f"speed must be within {MIN_SPEED}–{MAX_SPEED}, got {speed}")
+    stages: list[float] = []
+    remaining = speed
+    while remaining > 2.0 + 1e-9 or remaining < 0.5 - 1e-9:
+        step = 2.0 if remaining > 2.0 else 0.5
+        stages.append(step)
+        remaining /= step
+    if not math.isclose(remaining, 1.0) or not stages:
+        stages.append(remaining)
+    return [f"atempo={s:.6g}" for s in stages]
+
+
+def ffmpeg_command(fmt: str, speed: float, *, ffmpeg: str = "ffmpeg") -> list[str]:
+    cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin"]
+    cmd += ["-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0"]
+    if not math.isclose(speed, 1.0):
+        cmd += ["-af", ",".join(atempo_chain(speed))]
+    cmd += ["-ar", str(SAMPLE_RATE), "-ac", "1"] if fmt != "opus" else ["-ac", "1"]
+    cmd += [*_CODEC_ARGS[fmt], "-flush_packets", "1", "pipe:1"]
+    return cmd
+
+
+def needs_ffmpeg(fmt: str, speed: float) -> bool:
+    return FORMATS[fmt].needs_encoder or not math.isclose(speed, 1.0)
+
+
+async def _feed(proc: asyncio.subprocess.Process, pcm: AsyncIterator[bytes]) -> None:
+    assert proc.stdin is not None
+    try:
+        async for chunk in pcm:
+            proc.stdin.write(chunk)
+            await proc.stdin.drain()
+    finally:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            proc.stdin.close()
+
+
+async def _ffmpeg_stream(
+    pcm: AsyncIterator[bytes], fmt: str, speed: float, ffmpeg: str
+) -> AsyncIterator[bytes]:
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *ffmpeg_command(fmt, speed, ffmpeg=ffmpeg),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except OSError as e:
+        raise EncodingFailed(f"cannot start the audio encoder ({ffmpeg}): {e}") from e
+    feeder = asyncio.create_task(_feed(proc, pcm))
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        while data := await proc.stdout.read(_READ_SIZE):
+            yield data
+        await feeder  # re-raises a failure of the upstream PCM stream (e.g. a synthesis error)
+        stderr = (await proc.stderr.read()).decode(errors="replace").strip()
+        if await proc.wait() != 0:
+            raise EncodingFailed(f"audio encoder failed for {fmt}: {stderr[-500:]}")
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        if not feeder.done():
+            feeder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeder
+
+
+async def encode_stream(
+    pcm: AsyncIterator[bytes], fmt: str, *, speed: float = 1.0, ffmpeg: str = "ffmpeg"
+) -> AsyncIterator[bytes]:
+    """Encode streaming PCM to ``fmt`` (a key of ``FORMATS``); wav gets a streaming header."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}")
+    if fmt == "wav":
+        yield wav_header(None)
+    source = _ffmpeg_stream(pcm, fmt, speed, ffmpeg) if needs_ffmpeg(fmt, speed) else pcm
+    async for data in source:
+        if data:
+            yield data
+
+
+async def encode_whole(
+    pcm: AsyncIterator[bytes], fmt: str, *, speed: float = 1.0, ffmpeg: str = "ffmpeg"
+) -> bytes:
+    """Encode all of ``pcm`` into one body; a wav gets its exact sizes."""
+    if fmt == "wav":
+        raw = b"".join([chunk async for chunk in encode_stream(pcm, "pcm", speed=speed, ffmpeg=ffmpeg)])
+        return wav_header(len(raw)) + raw
+    return b"".join([chunk async for chunk in encode_stream(pcm, fmt, speed=speed, ffmpeg=ffmpeg)])

@@ -1,0 +1,200 @@
+"""Service settings: one pydantic-settings class, read from the environment and the original config.yaml.
+
+Precedence (highest first): explicit overrides (CLI flags) > environment (``QWEN_TTS_*``, nested with ``__``,
+e.g. ``QWEN_TTS_OPTIMIZATION__USE_CUDA_GRAPHS=false``) > the config file > defaults. The config file is the
+one the original server read: ``$TTS_CONFIG`` or ``~/qwen3-tts/config.yaml``. Every key in it is honoured or
+rejected with a message that names the key. Nothing is read until ``load_settings`` is called.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG_PATH = Path("~/qwen3-tts/config.yaml")
+
+RELEASED_MODELS: dict[str, str] = {
+    "0.6B-CustomVoice": "Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice",
+    "0.6B-Base": "Qwen/Qwen3-TTS-12Hz-0.6B-Base",
+    "1.7B-CustomVoice": "Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice",
+    "1.7B-VoiceDesign": "Qwen/Qwen3-TTS-12Hz-1.7B-VoiceDesign",
+    "1.7B-Base": "Qwen/Qwen3-TTS-12Hz-1.7B-Base",
+}
+
+
+class SettingsError(ValueError):
+    """The configuration cannot be used; the message says which key and why."""
+
+
+class StreamingOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    emit_every_frames: int | None = Field(
+        default=None, ge=1, le=250, description="codec frames (80 ms each) per streamed chunk after the first"
+    )
+    decode_window_frames: int | None = None
+
+    @field_validator("decode_window_frames")
+    @classmethod
+    def _no_window(cls, value: int | None) -> int | None:
+        if value is not None:
+            raise ValueError(
+                "decode_window_frames is not used by this server: its codec decoder is exact and "
+                "incremental, "
+                "so there is no re-decode window to size; delete the key"
+            )
+        return value
+
+
+class OptimizationOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    compile_mode: (
+        Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] | None
+    ) = None
+    use_cuda_graphs: bool | None = None
+    streaming: StreamingOptions = StreamingOptions()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QWEN_TTS_", env_nested_delimiter="__", extra="forbid")
+
+    # server
+    host: str = "0.0.0.0"
+    port: int = Field(default=8880, ge=1, le=65535)
+    log_level: str = "info"
+    # models (config.yaml: default_model, models)
+    default_model: str = "0.6B-CustomVoice"
+    models: dict[str, str] = Field(default_factory=lambda: dict(RELEASED_MODELS))
+    preload_models: list[str] = Field(
+        default_factory=list, description="loaded at start; default_model always"
+    )
+    device: str = "cpu"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    optimization: OptimizationOptions = OptimizationOptions()
+    # storage (embedded defaults live under data_dir)
+    data_dir: Path = Path("~/qwen3-tts")
+    database_url: str | None = None
+    blob_dir: Path | None = None
+    # requests
+    max_input_chars: int = Field(default=4096, ge=1)
+    max_piece_chars: int = Field(default=300, ge=16, description="long input is split into pieces this long")
+    max_frames_per_piece: int = Field(default=2048, ge=1, description="12.5 frames per second of audio")
+    seam_pause_ms: float = Field(default=120.0, ge=0, le=2000)
+    seam_fade_ms: float = Field(default=10.0, gt=0, le=100)
+    # admission
+    max_streams_per_key: int = Field(default=4, ge=1)
+    max_queue_depth: int = Field(default=32, ge=1)
+    retry_after_s: int = Field(default=2, ge=1)
+    max_buffered_chunks: int = Field(default=2, ge=1, description="chunks generated ahead of a slow client")
+    ffmpeg: str = "ffmpeg"
+
+    @model_validator(mode="after")
+    def _known_models(self) -> Settings:
+        for name in [self.default_model, *self.preload_models]:
+            if name not in self.models:
+                raise ValueError(f"model {name!r} is not in the models map (known: {', '.join(self.models)})")
+        return self
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser()
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.resolved_data_dir / 'qwen3-tts.sqlite3'}"
+
+    @property
+    def resolved_blob_dir(self) -> Path:
+        return (self.blob_dir or self.resolved_data_dir / "blobs").expanduser()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings merges file, environment and overrides itself (so tests can pass an env mapping)
+        return (init_settings,)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise SettingsError(f"cannot read config file {path}: {e}") from e
+    if not isinstance(data, dict):
+        raise SettingsError(f"config file {path} must hold a mapping at the top level")
+    return data
+
+
+def config_path_from(env: Mapping[str, str]) -> Path | None:
+    """``$TTS_CONFIG`` if set (it must exist), else ``~/qwen3-tts/config.yaml`` when present."""
+    if explicit := env.get("TTS_CONFIG"):
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise SettingsError(f"TTS_CONFIG points to {path}, which is not a file")
+        return path
+    default = DEFAULT_CONFIG_PATH.expanduser()
+    return default if default.is_file() else None
+
+
+def _describe(error: ValidationError, origin: str) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        reason = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        lines.append(f"  {key}: {reason}")
+    return f"invalid settings ({origin}):\n" + "\n".join(lines)
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    config_path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the settings: overrides > environment > config file > defaults."""
+    env = os.environ if env is None else env
+    path = config_path or config_path_from(env)
+    file_values = read_config_file(path) if path else {}
+    origin = f"config file {path} and QWEN_TTS_* environment" if path else "QWEN_TTS_* environment"
+    env_values = _env_values(env)
+    merged = _deep_merge(_deep_merge(file_values, env_values), dict(overrides or {}))
+    try:
+        return Settings(**merged)
+    except ValidationError as e:
+        raise SettingsError(_describe(e, origin)) from e
+
+
+def _env_values(env: Mapping[str, str]) -> dict[str, Any]:
+    """``QWEN_TTS_A__B=v`` → ``{"a": {"b": v}}``; values that look like JSON/YAML are parsed."""
+    values: dict[str, Any] = {}
+    for key, raw in env.items():
+        if not key.startswith("QWEN_TTS_"):
+            continue
+        path = key[len("QWEN_TTS_") :].lower().split("__")
+        node = values
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = yaml.safe_load(raw) if raw.strip() else raw
+    return values
+
+
+def _deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

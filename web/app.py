@@ -1,0 +1,50 @@
+"""The app factory: ``create_app(services)`` wires routes, error handling, middleware and app state.
+
+No module-level app and no globals: the composition root (``common.cli``) builds the services (embedded or
+distributed adapters) and tests build their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from web import catalog, health, speech
+from web.admission import Admission
+from web.deps import AppState, Services
+from web.errors import install_error_handlers
+from web.metrics import Metrics
+from web.middleware import RequestContextMiddleware
+from web.voices import VoiceCatalog, load_aliases
+
+
+def create_app(services: Services) -> FastAPI:
+    settings = services.settings
+    metrics = Metrics(queue_depth=services.dispatcher.queue_depth)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await services.dispatcher.start()
+        try:
+            yield
+        finally:
+            await services.dispatcher.close()
+
+    app = FastAPI(title="Qwen3-TTS server", version="0.1.0", lifespan=lifespan)
+    app.state.tts = AppState(
+        services=services,
+        metrics=metrics,
+        admission=Admission(
+            max_streams_per_key=settings.max_streams_per_key,
+            max_queue_depth=settings.max_queue_depth,
+            retry_after_s=settings.retry_after_s,
+        ),
+        catalog=VoiceCatalog(load_aliases(), services.saved_voices),
+    )
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    for module in (speech, catalog, health):
+        app.include_router(module.router)
+    return app

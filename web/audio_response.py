@@ -1,0 +1,166 @@
+"""Turning a chunk stream into the HTTP response the client asked for: whole body, audio stream, or SSE.
+
+The first chunk is awaited before any response starts, so an error the engine reports up front (unknown
+speaker, bad language, …) still reaches the client as a proper 4xx/5xx envelope. After that, the body is
+produced while the audio is generated; when the client goes away the stream is cancelled (the worker stops
+within a chunk) and the admission ticket is released.
+
+SSE usage: ``input_tokens`` counts input characters (after normalisation), ``output_tokens`` counts codec
+frames of generated audio (12.5 per second, 1920 samples each).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import math
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from fastapi import Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from common.audio import FORMATS, num_samples
+from common.contracts import SAMPLE_RATE
+from common.encoder import encode_stream, encode_whole
+from common.errors import ServiceError
+from common.ports import ChunkStream
+from web.admission import Ticket
+from web.metrics import Metrics
+from web.speech_plan import SpeechPlan
+
+SAMPLES_PER_FRAME = 1920
+
+
+class AudioStreamResponse(StreamingResponse):
+    """A StreamingResponse that always closes its body generator, whatever ended the response."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            aclose = getattr(self.body_iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+
+class ClientGone(Exception):
+    """The client disconnected while a whole-body response was being produced."""
+
+
+@dataclass(slots=True)
+class _Progress:
+    started_at: float
+    samples: int = 0
+    first_audio_at: float | None = None
+
+
+async def _pcm_with_first(
+    first: bytes, stream: ChunkStream, progress: _Progress, disconnected: Callable[[], object] | None
+) -> AsyncIterator[bytes]:
+    progress.samples += num_samples(first)
+    yield first
+    async for chunk in stream:
+        if disconnected is not None and await disconnected():  # type: ignore[misc]
+            raise ClientGone
+        progress.samples += num_samples(chunk)
+        yield chunk
+
+
+def _headers(plan: SpeechPlan, *, streaming: bool) -> dict[str, str]:
+    headers = {"x-model": plan.model.name}
+    if plan.instructions_ignored:
+        headers["x-instructions-ignored"] = plan.instructions_ignored
+    if streaming:
+        headers |= {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return headers
+
+
+def _sse(event: dict[str, object]) -> bytes:
+    return f"data: {json.dumps(event, separators=(',', ':'))}\n\n".encode()
+
+
+async def build_speech_response(
+    plan: SpeechPlan,
+    stream: ChunkStream,
+    *,
+    request: Request,
+    ticket: Ticket,
+    metrics: Metrics,
+    ffmpeg: str,
+    started_at: float,
+) -> Response:
+    progress = _Progress(started_at=started_at)
+
+    def finish() -> None:
+        ticket.release()
+        if progress.samples:
+            audio_s = progress.samples / SAMPLE_RATE
+            metrics.audio_seconds.inc(audio_s)
+            metrics.real_time_factor.observe((time.perf_counter() - started_at) / audio_s)
+
+    def first_audio(kind: str) -> None:
+        if progress.first_audio_at is None:
+            progress.first_audio_at = time.perf_counter()
+            metrics.time_to_first_audio.labels(kind).observe(progress.first_audio_at - started_at)
+
+    try:
+        first = await anext(aiter(stream), b"")
+    except BaseException:
+        await stream.cancel()
+        ticket.release()
+        raise
+    fmt = FORMATS[plan.response_format]
+
+    if plan.stream_mode == "none":
+        try:
+            pcm = _pcm_with_first(first, stream, progress, request.is_disconnected)
+            body = await encode_whole(pcm, fmt.name, speed=plan.speed, ffmpeg=ffmpeg)
+        except ClientGone:
+            return Response(status_code=499)
+        finally:
+            await stream.cancel()
+            finish()
+        first_audio("none")
+        return Response(body, media_type=fmt.content_type, headers=_headers(plan, streaming=False))
+
+    async def audio_body() -> AsyncIterator[bytes]:
+        try:
+            pcm = _pcm_with_first(first, stream, progress, None)
+            async for data in encode_stream(pcm, fmt.name, speed=plan.speed, ffmpeg=ffmpeg):
+                first_audio(plan.stream_mode)
+                yield data
+        finally:
+            await stream.cancel()
+            finish()
+
+    if plan.stream_mode == "audio":
+        return AudioStreamResponse(
+            audio_body(), media_type=fmt.content_type, headers=_headers(plan, streaming=True)
+        )
+
+    async def sse_body() -> AsyncIterator[bytes]:
+        body = audio_body()
+        try:
+            async for data in body:
+                yield _sse({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode("ascii")})
+        except ServiceError as e:  # headers are out: report the failure in-band and end the stream
+            yield _sse({"type": "error", "error": {"message": e.message, "type": e.type, "code": e.code}})
+            return
+        finally:
+            with contextlib.suppress(RuntimeError):
+                await body.aclose()
+        frames = math.ceil(progress.samples / SAMPLES_PER_FRAME)
+        usage = {
+            "input_tokens": plan.input_chars,
+            "output_tokens": frames,
+            "total_tokens": plan.input_chars + frames,
+        }
+        yield _sse({"type": "speech.audio.done", "usage": usage})
+
+    return AudioStreamResponse(
+        sse_body(), media_type="text/event-stream", headers=_headers(plan, streaming=True)
+    )

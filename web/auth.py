@@ -1,0 +1,37 @@
+"""Optional API keys (``Authorization: Bearer <key>``).
+
+With no key created, the server is open. Once a live key exists, every ``/v1`` route except the Open WebUI
+listings (``/v1/audio/models``, ``/v1/audio/voices``) needs a valid one; keys are stored hashed by
+``voice_store`` and managed with ``qwen3-tts keys create|list|revoke``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from fastapi import Request
+
+
+@dataclass(frozen=True, slots=True)
+class KeyIdentity:
+    id: str
+    max_concurrent_streams: int | None  # None: the server-wide default
+
+
+class ApiKeys(Protocol):
+    async def authenticate(self, token: str | None) -> KeyIdentity | None:
+        """``None`` while no key exists (open server); else the key's identity or ``Unauthorized``."""
+        ...
+
+
+class OpenAccess:
+    """No key store: every request is anonymous."""
+
+    async def authenticate(self, token: str | None) -> KeyIdentity | None:
+        return None
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None

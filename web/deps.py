@@ -1,0 +1,48 @@
+"""What routes receive (``Annotated`` dependencies): the app's services and state, the caller's key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from common.ports import Dispatcher
+from common.settings import Settings
+from web.admission import Admission
+from web.auth import ApiKeys, KeyIdentity, OpenAccess, bearer_token
+from web.metrics import Metrics
+from web.voices import NoSavedVoices, SavedVoices, VoiceCatalog
+
+
+@dataclass(slots=True)
+class Services:
+    """The adapters the composition root (``common.cli``) picks for this app."""
+
+    dispatcher: Dispatcher
+    settings: Settings
+    api_keys: ApiKeys = field(default_factory=OpenAccess)
+    saved_voices: SavedVoices = field(default_factory=NoSavedVoices)
+    demo: bool = False
+
+
+@dataclass(slots=True)
+class AppState:
+    services: Services
+    metrics: Metrics
+    admission: Admission
+    catalog: VoiceCatalog
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.tts
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+async def current_key(request: Request, state: StateDep) -> KeyIdentity | None:
+    return await state.services.api_keys.authenticate(bearer_token(request))
+
+
+CurrentKey = Annotated[KeyIdentity | None, Depends(current_key)]

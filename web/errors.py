@@ -1,0 +1,68 @@
+"""The one place that turns errors into the OpenAI envelope ``{"error": {message, type, param, code}}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from common.errors import RateLimited, ServiceError
+
+log = logging.getLogger(__name__)
+
+_HTTP_TYPES = {401: "invalid_request_error", 403: "invalid_request_error", 404: "invalid_request_error"}
+
+
+def envelope(
+    status: int, message: str, *, type_: str, code: str | None, param: str | None = None, headers: Any = None
+) -> JSONResponse:
+    body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _service_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, RateLimited) else None
+    if exc.status >= 500:
+        log.error("request failed: %s", exc.message, exc_info=exc.__cause__ or exc)
+    return envelope(exc.status, exc.message, type_=exc.type, code=exc.code, param=exc.param, headers=headers)
+
+
+def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": "invalid"}
+    if first.get("type") == "json_invalid":
+        return envelope(
+            400, "the request body is not valid JSON", type_="invalid_request_error", code="invalid_json"
+        )
+    loc = [str(part) for part in first.get("loc", ()) if part != "body"]
+    param = ".".join(loc) or None
+    message = f"{param}: {first['msg']}" if param else str(first["msg"])
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return envelope(400, message, type_="invalid_request_error", code="invalid_request", param=param)
+
+
+def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    type_ = _HTTP_TYPES.get(
+        exc.status_code, "invalid_request_error" if exc.status_code < 500 else "server_error"
+    )
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, f"http_{exc.status_code}")
+    return envelope(exc.status_code, str(exc.detail), type_=type_, code=code, headers=exc.headers)
+
+
+def internal_error() -> JSONResponse:
+    """For an unexpected exception (logged by the caller, ``web.middleware``, which adds the request id)."""
+    return envelope(500, "internal server error", type_="server_error", code="internal_error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,0 +1,39 @@
+"""Request and response bodies of the speech API (OpenAI's shapes plus our documented extensions)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ResponseFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
+
+
+class VoiceObject(BaseModel):
+    """``{"id": ...}``: a saved voice id, a saved voice name, or a built-in voice."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1, max_length=200)
+
+
+class SpeechRequest(BaseModel):
+    """``POST /v1/audio/speech``. Unknown fields are ignored, as OpenAI clients add their own."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field(default="tts-1", min_length=1, max_length=100)
+    input: str
+    voice: str | VoiceObject = Field(description="OpenAI voice, native speaker, clone:Name or {id}")
+    instructions: str | None = Field(default=None, max_length=4096)
+    response_format: ResponseFormat = "mp3"
+    speed: float = Field(default=1.0, ge=0.25, le=4.0)
+    stream: bool | None = Field(default=None, description="extension: stream audio as it is generated")
+    stream_format: Literal["audio", "sse"] | None = None
+    # extensions
+    language: str | None = Field(default=None, max_length=40)
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    temperature: float | None = Field(default=None, gt=0.0, le=5.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    top_k: int | None = Field(default=None, ge=1, le=100_000)
+    repetition_penalty: float | None = Field(default=None, gt=0.0, le=10.0)

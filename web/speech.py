@@ -1,0 +1,45 @@
+"""``POST /v1/audio/speech``: parse → plan → admit → dispatch → respond."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request, Response
+
+from web.audio_response import build_speech_response
+from web.deps import CurrentKey, StateDep
+from web.middleware import request_id_of
+from web.schemas import SpeechRequest
+from web.speech_plan import Limits, plan_speech
+
+router = APIRouter()
+
+
+@router.post("/v1/audio/speech", response_class=Response)
+async def create_speech(body: SpeechRequest, request: Request, state: StateDep, key: CurrentKey) -> Response:
+    started_at = time.perf_counter()
+    settings, dispatcher = state.services.settings, state.services.dispatcher
+    voice = await state.catalog.resolve(body.voice)
+    plan = plan_speech(
+        body,
+        voice,
+        models=dispatcher.models(),
+        default_model=settings.default_model,
+        limits=Limits(max_input_chars=settings.max_input_chars, max_piece_chars=settings.max_piece_chars),
+        request_id=request_id_of(request.scope),
+    )
+    ticket = state.admission.admit(key, queue_depth=dispatcher.queue_depth())
+    try:
+        stream = await dispatcher.submit(plan.job)
+    except BaseException:
+        ticket.release()
+        raise
+    return await build_speech_response(
+        plan,
+        stream,
+        request=request,
+        ticket=ticket,
+        metrics=state.metrics,
+        ffmpeg=settings.ffmpeg,
+        started_at=started_at,
+    )

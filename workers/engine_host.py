@@ -1,0 +1,274 @@
+"""The engine host: loaded models and one worker thread that runs every synthesis, fairly.
+
+Scheduling. Each job is a generator of PCM chunks (its pieces synthesized in order through ``engine.stream``
+and joined by ``common.seams.SeamJoiner``). The worker thread steps the active jobs round-robin, one chunk per
+turn, so concurrent requests advance together and a long one cannot starve a short one; every chunk goes to
+its own job's sink, so audio is never mixed. A job whose client is slow (sink full) is skipped until it has
+room, bounding the audio generated ahead; a cancelled job is closed on its next turn, which closes the
+engine's stream generator — generation stops within one chunk of the cancel being seen.
+
+Models. Every configured model can be served: the ``preload`` ones are loaded at start, any other on the first
+job that names it, and all stay resident (the CustomVoice ↔ Base switch is routing, not reloading). Loading
+and synthesis run on the worker thread only, so the event loop never waits on the engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from common.audio import float_to_s16le
+from common.contracts import ModelInfo, SynthesisJob
+from common.errors import InvalidRequest, NotFound, ServiceError, SynthesisFailed, Unavailable
+from common.seams import SeamJoiner
+
+log = logging.getLogger(__name__)
+
+
+class Engine(Protocol):
+    """The part of ``qwen_tts.TTSEngine`` the host uses."""
+
+    model_type: str
+    speakers: Sequence[str]
+    languages: Sequence[str]
+
+    def stream(self, request: Any) -> Iterator[Any]: ...
+
+
+class ChunkSink(Protocol):
+    """Where the host delivers one job's audio; written from the worker thread only."""
+
+    @property
+    def is_cancelled(self) -> bool: ...
+
+    def has_room(self) -> bool: ...
+
+    def put(self, pcm: bytes) -> None: ...
+
+    def close(self, error: ServiceError | None = None) -> None: ...
+
+
+EngineLoader = Callable[[str], Engine]
+RequestFactory = Callable[..., Any]
+ClonePromptProvider = Callable[[Engine, str], Any]
+
+
+def qwen_request(*, text: str, job: SynthesisJob, voice_clone: Any, max_new_frames: int) -> Any:
+    """Build a ``qwen_tts.SynthesisRequest`` (imported here: only worker processes import the engine)."""
+    from qwen_tts import SamplingParams, SynthesisRequest
+
+    overrides = {k: v for k, v in job.sampling.model_dump().items() if v is not None}
+    sampling = SamplingParams(**overrides) if overrides else None
+    kwargs: dict[str, Any] = {"sampling": sampling} if sampling is not None else {}
+    return SynthesisRequest(
+        text=text,
+        language=job.language,
+        speaker=job.speaker,
+        instruct=job.instruct,
+        voice_clone=voice_clone,
+        max_new_frames=max_new_frames,
+        seed=job.seed,
+        **kwargs,
+    )
+
+
+def no_saved_voices(engine: Engine, voice_id: str) -> Any:
+    raise NotFound(f"voice {voice_id!r} not found: saved voices are not available on this server")
+
+
+def model_info(name: str, engine: Engine) -> ModelInfo:
+    supports_instruct = getattr(engine, "supports_instruct", engine.model_type != "base")
+    return ModelInfo(
+        name=name,
+        model_type=engine.model_type,  # type: ignore[arg-type]
+        speakers=tuple(engine.speakers or ()),
+        languages=tuple(engine.languages or ()),
+        supports_instruct=bool(supports_instruct),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class JoinPolicy:
+    pause_ms: float = 120.0
+    fade_ms: float = 10.0
+
+
+@dataclass(slots=True)
+class _Active:
+    job: SynthesisJob
+    sink: ChunkSink
+    audio: Iterator[bytes] | None = None
+
+
+class EngineHost:
+    def __init__(
+        self,
+        loader: EngineLoader,
+        *,
+        model_names: Sequence[str],
+        preload: Sequence[str] = (),
+        make_request: RequestFactory = qwen_request,
+        clone_prompts: ClonePromptProvider = no_saved_voices,
+        max_frames_per_piece: int = 2048,
+        join: JoinPolicy = JoinPolicy(),
+    ) -> None:
+        self._loader = loader
+        self._model_names = tuple(model_names)
+        self._preload = tuple(preload)
+        self._make_request = make_request
+        self._clone_prompts = clone_prompts
+        self._max_frames = max_frames_per_piece
+        self._join = join
+        self._engines: dict[str, Engine] = {}
+        self._infos: dict[str, ModelInfo] = {}
+        self._pending: deque[_Active] = deque()
+        self._active: deque[_Active] = deque()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="engine-host", daemon=True)
+
+    # -- control (any thread) -------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until the preloaded models are in (True) or ``timeout``; re-raises a loading failure."""
+        ready = self._ready.wait(timeout)
+        if self._startup_error is not None:
+            raise Unavailable(f"model loading failed: {self._startup_error}") from self._startup_error
+        return ready
+
+    @property
+    def is_ready(self) -> bool:
+        return self._ready.is_set() and self._startup_error is None and self._thread.is_alive()
+
+    def close(self, timeout: float = 10.0) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def models(self) -> list[ModelInfo]:
+        return list(self._infos.values())
+
+    def model_names(self) -> tuple[str, ...]:
+        return self._model_names
+
+    def queue_depth(self) -> int:
+        with self._cond:
+            return len(self._pending) + len(self._active)
+
+    def submit(self, job: SynthesisJob, sink: ChunkSink) -> None:
+        if job.model not in self._model_names:
+            raise InvalidRequest(f"model {job.model!r} is not configured", param="model")
+        with self._cond:
+            if self._stopping:
+                raise Unavailable("the engine host is shutting down")
+            self._pending.append(_Active(job, sink))
+            self._cond.notify_all()
+
+    def notify(self) -> None:
+        """A sink gained room or was cancelled: let the worker thread look again."""
+        with self._cond:
+            self._cond.notify_all()
+
+    # -- worker thread ---------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            for name in self._preload:
+                self._engine(name)
+        except BaseException as e:  # reported through wait_ready / is_ready
+            log.exception("loading the preloaded models failed")
+            self._startup_error = e
+            self._ready.set()
+            return
+        self._ready.set()
+        while (entry := self._next_runnable()) is not None:
+            self._step(entry)
+        for entry in [*self._pending, *self._active]:
+            self._finish(entry, Unavailable("the engine host shut down"))
+
+    def _next_runnable(self) -> _Active | None:
+        with self._cond:
+            while True:
+                if self._stopping:
+                    return None
+                self._active.extend(self._pending)
+                self._pending.clear()
+                for _ in range(len(self._active)):
+                    entry = self._active.popleft()
+                    if entry.sink.is_cancelled or entry.sink.has_room():
+                        return entry
+                    self._active.append(entry)
+                self._cond.wait(timeout=1.0)
+
+    def _step(self, entry: _Active) -> None:
+        if entry.sink.is_cancelled:
+            self._finish(entry, None)
+            return
+        try:
+            if entry.audio is None:
+                entry.audio = self._job_audio(entry.job)
+            pcm = next(entry.audio)
+        except StopIteration:
+            self._finish(entry, None)
+            return
+        except ServiceError as e:
+            self._finish(entry, e)
+            return
+        except ValueError as e:  # the engine's bad-input errors (unknown speaker/language, …) subclass it
+            error = InvalidRequest(str(e))
+            error.__cause__ = e
+            self._finish(entry, error)
+            return
+        except Exception as e:
+            log.exception("synthesis failed for request %s", entry.job.request_id)
+            error = SynthesisFailed(f"synthesis failed: {type(e).__name__}: {e}")
+            error.__cause__ = e
+            self._finish(entry, error)
+            return
+        entry.sink.put(pcm)
+        with self._cond:
+            self._active.append(entry)
+
+    def _finish(self, entry: _Active, error: ServiceError | None) -> None:
+        if entry.audio is not None:
+            entry.audio.close()  # closes the engine's stream generator: generation stops here
+        entry.sink.close(error)
+
+    def _engine(self, name: str) -> Engine:
+        if (engine := self._engines.get(name)) is None:
+            log.info("loading model %s", name)
+            engine = self._loader(name)
+            self._engines[name] = engine
+            self._infos[name] = model_info(name, engine)
+        return engine
+
+    def _job_audio(self, job: SynthesisJob) -> Iterator[bytes]:
+        engine = self._engine(job.model)
+        voice_clone = self._clone_prompts(engine, job.voice_id) if job.voice_id else None
+        joiner = SeamJoiner(pause_ms=self._join.pause_ms, fade_ms=self._join.fade_ms)
+        last = len(job.pieces) - 1
+        for index, piece in enumerate(job.pieces):
+            request = self._make_request(
+                text=piece, job=job, voice_clone=voice_clone, max_new_frames=self._max_frames
+            )
+            lead = joiner.start_piece()
+            for chunk in engine.stream(request):
+                out = joiner.feed(chunk.samples)
+                if lead.size:
+                    out, lead = np.concatenate([lead, out]), lead[:0]
+                if out.size:
+                    yield float_to_s16le(out)
+            tail = joiner.end_piece(is_last=index == last)
+            if tail.size:
+                yield float_to_s16le(tail)
