@@ -32,6 +32,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -56,8 +57,13 @@ def parse_database_url(url: str | URL) -> URL:
         raise InvalidInputError(
             f"unsupported database {parsed.get_backend_name()!r}: use sqlite:///PATH or postgresql+psycopg://..."
         )
-    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "psycopg":
-        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            return parsed.set(drivername="postgresql+psycopg")
+        if parsed.drivername != "postgresql+psycopg":
+            raise InvalidInputError(
+                f"unsupported Postgres driver {parsed.drivername!r}: use postgresql+psycopg://"
+            )
     return parsed
 
 
@@ -139,7 +145,7 @@ def upgrade_schema(url: str | URL, *, revision: str = "head") -> None:
     logger.info("upgrading database schema to %s", revision)
     try:
         command.upgrade(alembic_config(url), revision)
-    except SQLAlchemyError as e:
+    except (SQLAlchemyError, CommandError) as e:
         raise SchemaError(f"database schema upgrade to {revision!r} failed: {e}") from e
 
 
@@ -148,7 +154,7 @@ def downgrade_schema(url: str | URL, *, revision: str) -> None:
     logger.info("downgrading database schema to %s", revision)
     try:
         command.downgrade(alembic_config(url), revision)
-    except SQLAlchemyError as e:
+    except (SQLAlchemyError, CommandError) as e:
         raise SchemaError(f"database schema downgrade to {revision!r} failed: {e}") from e
 
 

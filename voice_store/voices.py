@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from voice_store.errors import InvalidVoiceName, VoiceNameTaken, VoiceNotFound, VoiceVersionStale
-from voice_store.models.base import new_id
+from voice_store.models.base import new_id, utcnow
 from voice_store.models.voices import VOICE_NAME_MAX_LENGTH, Voice, VoiceClonePrompt
 from voice_store.pagination import Page, check_limit, decode_cursor, encode_cursor
 
@@ -99,25 +99,26 @@ def create_voice(
     x_vector_only: bool = False,
     voice_id: str | None = None,
 ) -> Voice:
-    display, key = normalize_voice_name(name)
+    normalize_voice_name(name)  # invalid input fails before anything else happens
+    now = utcnow()
     voice = Voice(
         id=voice_id or new_voice_id(),
-        name=display,
-        name_key=key,
         language=language,
         ref_text=ref_text,
         x_vector_only=x_vector_only,
         version=1,
+        created_at=now,
+        updated_at=now,
     )
     _set_audio(voice, audio)
-    _flush_unique_name(session, voice, add=True)
+    _save_with_unique_name(session, voice, name=name, add=True)
     return voice
 
 
 def get_voice(*, session: Session, voice_id: str, for_update: bool = False) -> Voice:
     statement = select(Voice).where(Voice.id == voice_id)
-    if for_update:
-        statement = statement.with_for_update()
+    if for_update:  # lock the row and refresh what the session may already hold
+        statement = statement.with_for_update().execution_options(populate_existing=True)
     voice = session.scalars(statement).one_or_none()
     if voice is None:
         raise VoiceNotFound(voice_id)
@@ -171,6 +172,8 @@ def update_voice(
     audio: VoiceAudio | None = None,
 ) -> VoiceUpdate:
     """Change the given fields; new audio or a changed transcript / mode starts a new version."""
+    if not isinstance(name, _Unset):
+        normalize_voice_name(name)  # fail on bad input before touching anything
     voice = get_voice(session=session, voice_id=voice_id, for_update=True)
     stale: list[str] = []
     new_version = False
@@ -190,9 +193,10 @@ def update_voice(
         voice.version += 1
         stale += [prompt.blob_key for prompt in voice.clone_prompts]
         voice.clone_prompts.clear()
-    if not isinstance(name, _Unset):
-        voice.name, voice.name_key = normalize_voice_name(name)
-    _flush_unique_name(session, voice, add=False)
+    if isinstance(name, _Unset):
+        session.flush()
+    else:
+        _save_with_unique_name(session, voice, name=name, add=False)
     return VoiceUpdate(voice=voice, stale_blob_keys=stale)
 
 
@@ -242,17 +246,18 @@ def _set_audio(voice: Voice, audio: VoiceAudio) -> None:
     voice.sample_rate = audio.sample_rate
 
 
-def _flush_unique_name(session: Session, voice: Voice, *, add: bool) -> None:
-    """Flush inside a savepoint so a name clash leaves the caller's transaction usable."""
+def _save_with_unique_name(session: Session, voice: Voice, *, name: str, add: bool) -> None:
+    """Set the name and flush inside a SAVEPOINT, so a clash leaves the caller's transaction usable."""
+    display, key = normalize_voice_name(name)
+    session.flush()  # everything else first, outside the savepoint
     try:
         with session.begin_nested():
+            voice.name, voice.name_key = display, key
             if add:
                 session.add(voice)
             session.flush()
     except IntegrityError as e:
-        clash = session.scalars(
-            select(Voice.id).where(Voice.name_key == voice.name_key, Voice.id != voice.id)
-        ).first()
+        clash = session.scalars(select(Voice.id).where(Voice.name_key == key, Voice.id != voice.id)).first()
         if clash is not None:
-            raise VoiceNameTaken(voice.name) from e
+            raise VoiceNameTaken(display) from e
         raise
