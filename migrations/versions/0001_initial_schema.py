@@ -37,7 +37,11 @@ def upgrade() -> None:
         "voices",
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
-        sa.Column("name_key", sa.String(length=100), nullable=False),
+        sa.Column(
+            "name_key",
+            sa.String(length=100).with_variant(sa.String(length=100, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("language", sa.String(length=32), nullable=False),
         sa.Column("ref_text", sa.Text(), nullable=True),
         sa.Column("x_vector_only", sa.Boolean(), nullable=False),

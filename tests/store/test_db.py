@@ -22,6 +22,7 @@ from voice_store.db import (
     upgrade_schema,
 )
 from voice_store.errors import InvalidInputError
+from voice_store.models.base import new_id
 
 
 @pytest.mark.parametrize(
@@ -115,3 +116,10 @@ def test_sqlite_write_sessions_serialize_read_then_write(tmp_path: Path, write: 
     else:
         assert [type(e) for e in errors] == [OperationalError] or final == 2
         assert all("database is locked" in str(e) for e in errors)
+
+
+def test_ids_are_unique_and_strictly_increasing_within_a_process() -> None:
+    ids = [new_id("job") for _ in range(5000)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    assert all(i.startswith("job_") and len(i) == 30 for i in ids)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import secrets
+import threading
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -55,9 +56,19 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+_id_lock = threading.Lock()
+_last_id_value = 0
+
+
 def new_id(prefix: str) -> str:
-    """A time-ordered unique id: ``f"{prefix}_"`` + 26 Crockford-base32 chars (ULID layout)."""
-    value = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
+    """A time-ordered unique id: ``f"{prefix}_"`` + 26 Crockford-base32 chars (ULID layout).
+
+    Within one process ids are strictly increasing, even within one millisecond (monotonic ULID).
+    """
+    global _last_id_value
+    candidate = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
+    with _id_lock:
+        value = _last_id_value = max(candidate, _last_id_value + 1)
     chars = []
     for _ in range(26):
         chars.append(_CROCKFORD[value & 31])

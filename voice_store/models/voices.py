@@ -24,7 +24,13 @@ class Voice(Base):
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     name: Mapped[str] = mapped_column(String(VOICE_NAME_MAX_LENGTH))
     # NFKC + casefold of ``name``: the unique, case-insensitive lookup key (portable across SQLite/Postgres).
-    name_key: Mapped[str] = mapped_column(String(VOICE_NAME_MAX_LENGTH), unique=True)
+    # Collation "C" on Postgres: code-point order, as on SQLite, so listings sort the same on both.
+    name_key: Mapped[str] = mapped_column(
+        String(VOICE_NAME_MAX_LENGTH).with_variant(
+            String(VOICE_NAME_MAX_LENGTH, collation="C"), "postgresql"
+        ),
+        unique=True,
+    )
     language: Mapped[str] = mapped_column(String(32), default="auto")
     ref_text: Mapped[str | None] = mapped_column(Text)
     x_vector_only: Mapped[bool] = mapped_column(default=False)
