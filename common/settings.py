@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_CONFIG_PATH = Path("~/qwen3-tts/config.yaml")
@@ -62,6 +70,51 @@ class OptimizationOptions(BaseModel):
     streaming: StreamingOptions = StreamingOptions()
 
 
+class S3Options(BaseModel):
+    """The S3 (or MinIO) blob store of the distributed mode; unset ``bucket`` keeps the local blob dir."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bucket: str | None = None
+    endpoint_url: str | None = Field(default=None, description="e.g. http://minio:9000; None for AWS")
+    region: str = "us-east-1"
+    access_key_id: str | None = None
+    secret_access_key: SecretStr | None = None
+    create_bucket: bool = False
+    presign_expiry_s: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
+
+
+class DistributedOptions(BaseModel):
+    """Celery workers and Redis chunk streams (used when ``redis_url`` is set)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key_prefix: str = Field(default="qwen3-tts:", description="in front of every Redis key, queues included")
+    task_time_limit_s: int = Field(default=900, ge=10, description="hard limit: the worker child is killed")
+    task_soft_time_limit_s: int = Field(default=870, ge=5, description="the task ends with an error entry")
+    visibility_timeout_s: int = Field(default=3600, description="unacked task redelivery; > hard limit")
+    soft_shutdown_timeout_s: float = Field(default=60.0, ge=0, description="running tasks finish on SIGTERM")
+    stream_ttl_s: int = Field(default=900, ge=10, description="every stream/cancel/claim key expires")
+    stream_max_entries: int = Field(default=20_000, ge=100, description="XADD MAXLEN ~ per request stream")
+    lease_ttl_s: float = Field(default=3.0, gt=0, le=60, description="a silent worker is dead after this")
+    start_timeout_s: float = Field(default=120.0, gt=0, description="a queued request waits this long")
+    canary_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    readiness_cache_s: float = Field(default=5.0, ge=0, le=300)
+    memory_budget_gb: float | None = Field(
+        default=None, gt=0, description="resident models per worker; None = 90% of the GPU, no cap on CPU"
+    )
+
+    @model_validator(mode="after")
+    def _limits_ordered(self) -> DistributedOptions:
+        if self.task_soft_time_limit_s >= self.task_time_limit_s:
+            raise ValueError("task_soft_time_limit_s must be below task_time_limit_s")
+        if self.visibility_timeout_s <= self.task_time_limit_s:
+            raise ValueError(
+                "visibility_timeout_s must exceed task_time_limit_s, or Redis redelivers running tasks"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QWEN_TTS_", env_nested_delimiter="__", extra="forbid")
 
@@ -82,6 +135,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("~/qwen3-tts")
     database_url: str | None = None
     blob_dir: Path | None = None
+    # distributed mode (on when redis_url is set): Celery broker + chunk streams, S3 blobs
+    redis_url: str | None = None
+    s3: S3Options = S3Options()
+    distributed: DistributedOptions = DistributedOptions()
     # requests
     max_input_chars: int = Field(default=4096, ge=1)
     max_piece_chars: int = Field(default=300, ge=16, description="long input is split into pieces this long")
@@ -101,6 +158,10 @@ class Settings(BaseSettings):
             if name not in self.models:
                 raise ValueError(f"model {name!r} is not in the models map (known: {', '.join(self.models)})")
         return self
+
+    @property
+    def run_mode(self) -> Literal["embedded", "distributed"]:
+        return "distributed" if self.redis_url else "embedded"
 
     @property
     def resolved_data_dir(self) -> Path:

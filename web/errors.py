@@ -41,7 +41,7 @@ def _validation_error(_: Request, exc: Exception) -> JSONResponse:
             400, "the request body is not valid JSON", type_="invalid_request_error", code="invalid_json"
         )
     loc = [str(part) for part in first.get("loc", ()) if part != "body"]
-    param = ".".join(loc) or None
+    param = loc[0] if loc else None  # OpenAI names the top-level parameter
     message = f"{param}: {first['msg']}" if param else str(first["msg"])
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"

@@ -128,7 +128,8 @@ class EngineHost:
         self._engines: dict[str, Engine] = {}
         self._infos: dict[str, ModelInfo] = {}
         self._pending: deque[_Active] = deque()
-        self._active: deque[_Active] = deque()
+        self._active: deque[_Active] = deque()  # the entry being stepped is in neither deque
+        self._num_jobs = 0  # submitted and not finished
         self._cond = threading.Condition()
         self._stopping = False
         self._ready = threading.Event()
@@ -165,7 +166,7 @@ class EngineHost:
 
     def queue_depth(self) -> int:
         with self._cond:
-            return len(self._pending) + len(self._active)
+            return self._num_jobs
 
     def submit(self, job: SynthesisJob, sink: ChunkSink) -> None:
         if job.model not in self._model_names:
@@ -174,6 +175,7 @@ class EngineHost:
             if self._stopping:
                 raise Unavailable("the engine host is shutting down")
             self._pending.append(_Active(job, sink))
+            self._num_jobs += 1
             self._cond.notify_all()
 
     def notify(self) -> None:
@@ -244,6 +246,8 @@ class EngineHost:
         if entry.audio is not None:
             entry.audio.close()  # closes the engine's stream generator: generation stops here
         entry.sink.close(error)
+        with self._cond:
+            self._num_jobs -= 1
 
     def _engine(self, name: str) -> Engine:
         if (engine := self._engines.get(name)) is None:

@@ -14,6 +14,7 @@ def engines() -> dict[str, FakeEngine]:
         "fake-CustomVoice": FakeEngine("custom_voice"),
         "fake-Base": FakeEngine("base", supports_instruct=False),
         "fake-VoiceDesign": FakeEngine("voice_design"),
+        "fake-Small-CustomVoice": FakeEngine("custom_voice", supports_instruct=False),  # like 0.6B
     }
 
 
