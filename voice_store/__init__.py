@@ -6,7 +6,8 @@ Layout (one hop from the names):
 - ``models``      SQLAlchemy 2 typed ORM tables, one module per domain.
 - ``voices``      voice-profile repository (``create_voice``, ``get_voice``, ``list_voices`` ...).
 - ``api_keys``    API-key repository (``create_api_key`` → plaintext shown once, ``verify_api_key`` ...).
-- ``jobs``        async-job repository (jobs, segments, progress, terminal transitions).
+- ``jobs``        async-job repository: create (idempotent), get, list, delete.
+- ``job_transitions``  segment start/complete/fail, finish and cancel, under the job's row lock.
 - ``webhooks``    webhook endpoints and the event outbox.
 - ``blobs``       the ``BlobStore`` port with ``LocalBlobStore`` and ``S3BlobStore``.
 - ``errors``      every typed domain error raised by this package.

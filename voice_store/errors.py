@@ -123,3 +123,10 @@ class VoiceVersionStale(ConflictError):
 
 class BlobStoreError(StoreError):
     """The blob store failed (unreachable, denied, misconfigured); the cause is chained."""
+
+
+class JobNotFinished(ConflictError):
+    def __init__(self, job_id: str, status: str) -> None:
+        super().__init__(f"job {job_id!r} is still {status}: cancel it first")
+        self.job_id = job_id
+        self.status = status
