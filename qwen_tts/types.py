@@ -138,3 +138,4 @@ class AudioChunk:
     sample_rate: int = SAMPLE_RATE
     ignored: tuple[str, ...] = ()
     is_last: bool = False
+    finished: bool = False  # on the last chunk: True when the model ended the speech (not max_new_frames)

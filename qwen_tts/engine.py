@@ -1,0 +1,265 @@
+"""``TTSEngine``: the public entry point — load a checkpoint, clone voices, synthesize, stream."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .audio import resample, to_mono_float32
+from .config import ModelConfig, read_json
+from .errors import EngineInputError, ReferenceAudioError, UnsupportedRequestError
+from .generation import FrameBlock, TalkerLogitsRules, generate_frames, suppressed_ids
+from .loading import load_text_tokenizer, load_weights, read_weights, resolve_model_dir
+from .model import TTSModel
+from .planning import plan_request
+from .sampling import SamplerTensors
+from .types import (
+    SAMPLE_RATE,
+    AudioChunk,
+    SamplingParams,
+    SynthesisRequest,
+    SynthesisResult,
+    VoiceClonePrompt,
+)
+
+logger = logging.getLogger(__name__)
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def _dtype(dtype: str | torch.dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
+    return _DTYPES[dtype]
+
+
+class TTSEngine:
+    """One loaded model. Calls are serialized (the KV caches are shared); use one engine per worker thread
+    when concurrency is needed."""
+
+    def __init__(
+        self,
+        model: TTSModel,
+        tokenizer,
+        codec,
+        sampling_defaults: SamplingParams,
+        *,
+        max_seq_len: int = 4096,
+        default_max_new_frames: int = 8192,
+        eos_check_interval: int = 4,
+        min_ref_seconds: float = 0.5,
+        max_ref_seconds: float = 60.0,
+    ) -> None:
+        self.model = model.eval()
+        self.config: ModelConfig = model.config
+        self.tokenizer = tokenizer
+        self.codec = codec
+        self.sampling_defaults = sampling_defaults
+        self.max_seq_len = max_seq_len
+        self.default_max_new_frames = default_max_new_frames
+        self.eos_check_interval = eos_check_interval
+        self.min_ref_seconds, self.max_ref_seconds = min_ref_seconds, max_ref_seconds
+        weight = model.talker.codec_head.weight
+        self.device, self.dtype = weight.device, weight.dtype
+        self._lock = threading.Lock()
+        self._caches_ready = False
+        eos = self.config.talker.codec_eos_token_id
+        self._suppressed = suppressed_ids(self.config.talker.vocab_size, eos, self.device)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path,
+        device: str | torch.device = "cpu",
+        dtype: str | torch.dtype = "float32",
+        *,
+        revision: str | None = None,
+        **options,
+    ) -> TTSEngine:
+        """Loads a local checkpoint directory or a Hugging Face repo id. ``options``: see ``__init__``."""
+        from .codec import SpeechTokenizer
+        from .speaker_encoder import SpeakerEncoder
+
+        model_dir = resolve_model_dir(name_or_path, revision=revision)
+        torch_dtype, device = _dtype(dtype), torch.device(device)
+        config = ModelConfig.from_file(model_dir / "config.json")
+        generation_path = model_dir / "generation_config.json"
+        generation = read_json(generation_path) if generation_path.is_file() else {}
+        speaker_encoder = SpeakerEncoder(config.speaker_encoder) if config.tts_model_type == "base" else None
+        model = TTSModel(config, speaker_encoder)
+        load_weights(
+            model, read_weights(model_dir), ignore_prefixes=() if speaker_encoder else ("speaker_encoder.",)
+        )
+        model.to(device=device, dtype=torch_dtype)
+        codec = SpeechTokenizer.from_dir(model_dir / "speech_tokenizer", device=device, dtype=torch_dtype)
+        options.setdefault("default_max_new_frames", int(generation.get("max_new_tokens", 8192)))
+        return cls(
+            model,
+            load_text_tokenizer(model_dir),
+            codec,
+            SamplingParams.from_generation_config(generation),
+            **options,
+        )
+
+    # ---- what this model offers -------------------------------------------------------------------------
+    @property
+    def model_type(self) -> str:
+        return self.config.tts_model_type
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        return tuple(self.config.talker.spk_id)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return self.config.languages
+
+    # ---- codec --------------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def codec_encode(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Audio at any rate -> codes, int64 [frames, 16]."""
+        wave = resample(to_mono_float32(samples), int(sample_rate), SAMPLE_RATE)
+        codes = self.codec.encode(torch.from_numpy(wave)[None].to(self.device))
+        return codes[0].cpu().numpy().astype(np.int64)
+
+    @torch.inference_mode()
+    def codec_decode(self, codes: np.ndarray) -> np.ndarray:
+        """Codes int [frames, 16] -> float32 samples at 24 kHz (exact causal decode)."""
+        codes = torch.as_tensor(np.asarray(codes), dtype=torch.long, device=self.device)
+        groups = self.config.talker.num_code_groups
+        if codes.ndim != 2 or codes.shape[1] != groups:
+            raise EngineInputError(f"codes must have shape [frames, {groups}], got {tuple(codes.shape)}")
+        if codes.shape[0] == 0:
+            return np.zeros(0, dtype=np.float32)
+        return self.codec.decode(codes[None])[0].float().cpu().numpy()
+
+    # ---- voice cloning ------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def create_voice_clone_prompt(
+        self,
+        ref_audio: np.ndarray,
+        ref_sample_rate: int,
+        ref_text: str | None = None,
+        x_vector_only: bool = False,
+    ) -> VoiceClonePrompt:
+        """The speaker embedding and (unless ``x_vector_only``) the codes of a reference recording."""
+        if self.model_type != "base":
+            raise UnsupportedRequestError(
+                f"voice cloning needs a Base model; this is a {self.model_type} model"
+            )
+        if not x_vector_only and (ref_text is None or not ref_text.strip()):
+            raise EngineInputError(
+                "ref_text (the transcript of ref_audio) is required unless x_vector_only=True"
+            )
+        if ref_sample_rate <= 0:
+            raise ReferenceAudioError(f"ref_sample_rate must be positive, got {ref_sample_rate}")
+        try:
+            wave = to_mono_float32(ref_audio)
+        except ValueError as e:
+            raise ReferenceAudioError(f"reference audio: {e}") from e
+        seconds = len(wave) / ref_sample_rate
+        if seconds < self.min_ref_seconds or seconds > self.max_ref_seconds:
+            raise ReferenceAudioError(
+                f"reference audio lasts {seconds:.2f} s; it must last {self.min_ref_seconds}-{self.max_ref_seconds} s"
+            )
+        if float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))) < 1e-4:
+            raise ReferenceAudioError("reference audio is silent")
+        wave = resample(wave, int(ref_sample_rate), SAMPLE_RATE)
+        embedding = self.model.speaker_encoder.embed(wave)
+        codes = None
+        if not x_vector_only:
+            codes = self.codec.encode(torch.from_numpy(wave)[None].to(self.device))[0]
+            codes = codes.cpu().numpy().astype(np.int64)
+        return VoiceClonePrompt(
+            speaker_embedding=embedding.float().cpu().numpy(),
+            ref_codes=codes,
+            ref_text=None if x_vector_only else ref_text,
+            x_vector_only=x_vector_only,
+        )
+
+    # ---- synthesis ----------------------------------------------------------------------------------------
+    def synthesize(self, request: SynthesisRequest) -> SynthesisResult:
+        chunks = list(self.stream(request))
+        codes = np.concatenate([c.codes for c in chunks])
+        samples = np.concatenate([c.samples for c in chunks])
+        last = chunks[-1]
+        return SynthesisResult(samples=samples, codes=codes, ignored=last.ignored, finished=last.finished)
+
+    def stream(self, request: SynthesisRequest) -> Iterator[AudioChunk]:
+        """Audio chunks as frames are generated; their concatenation equals ``synthesize(request)``."""
+        with self._lock, torch.inference_mode():
+            blocks, plan = self._generate(request)
+            codes = []
+            finished = False
+            for block in blocks:
+                codes.append(block.codes)
+                finished = block.finished
+            all_codes = torch.cat(codes) if codes else torch.zeros(0, self.config.talker.num_code_groups)
+            samples = self._decode(all_codes, plan.ref_codes)
+            yield AudioChunk(
+                samples=samples,
+                codes=all_codes.cpu().numpy().astype(np.int64),
+                ignored=plan.ignored,
+                is_last=True,
+                finished=finished,
+            )
+
+    def _decode(self, codes: torch.Tensor, ref_codes: torch.Tensor | None) -> np.ndarray:
+        if codes.shape[0] == 0:
+            return np.zeros(0, dtype=np.float32)
+        if ref_codes is None:
+            return self.codec.decode(codes[None].long())[0].float().cpu().numpy()
+        # In-context clone: decode the reference frames as left context, keep only the new audio.
+        wave = self.codec.decode(torch.cat([ref_codes, codes.long()])[None])[0]
+        return wave[ref_codes.shape[0] * self.codec.samples_per_frame :].float().cpu().numpy()
+
+    def _generate(self, request: SynthesisRequest) -> tuple[Iterator[FrameBlock], object]:
+        plan = plan_request(request, self.config, self.model.talker, self._tokenize)
+        room = self.max_seq_len - plan.prompt.length
+        if room < 1:
+            raise EngineInputError(
+                f"the prompt takes {plan.prompt.length} positions; this engine holds {self.max_seq_len}: "
+                "shorten the text (or the reference) or raise max_seq_len"
+            )
+        max_frames = min(request.max_new_frames or self.default_max_new_frames, room)
+        self._ensure_caches()
+        sampling = request.sampling.resolved(self.sampling_defaults)
+        seed = request.seed if request.seed is not None else secrets.randbits(63)
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        rules = TalkerLogitsRules(
+            repetition_penalty=torch.tensor([[sampling.repetition_penalty]], device=self.device),
+            min_new_frames=torch.tensor([request.min_new_frames], device=self.device),
+            suppressed=self._suppressed,
+            eos_id=self.config.talker.codec_eos_token_id,
+        )
+        blocks = generate_frames(
+            self.model.talker,
+            plan.prompt.embeds,
+            plan.prompt.text_rows,
+            SamplerTensors.build([sampling], predictor=False, device=self.device),
+            SamplerTensors.build([sampling], predictor=True, device=self.device),
+            rules,
+            max_frames,
+            generator,
+            self.eos_check_interval,
+        )
+        return blocks, plan
+
+    def _ensure_caches(self) -> None:
+        if not self._caches_ready:
+            talker = self.model.talker
+            talker.transformer.setup_caches(1, self.max_seq_len)
+            talker.code_predictor.transformer.setup_caches(1, self.config.code_predictor.num_code_groups)
+            self._caches_ready = True
+
+    def _tokenize(self, text: str) -> torch.Tensor:
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return torch.tensor([ids], dtype=torch.long)
