@@ -168,7 +168,8 @@ class TTSEngine:
         seconds = len(wave) / ref_sample_rate
         if seconds < self.min_ref_seconds or seconds > self.max_ref_seconds:
             raise ReferenceAudioError(
-                f"reference audio lasts {seconds:.2f} s; it must last {self.min_ref_seconds}-{self.max_ref_seconds} s"
+                f"reference audio lasts {seconds:.2f} s; it must last "
+                f"{self.min_ref_seconds}-{self.max_ref_seconds} s"
             )
         if float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))) < 1e-4:
             raise ReferenceAudioError("reference audio is silent")
