@@ -1,6 +1,6 @@
 """The one implementation of the transformer pieces shared by the talker, the code predictor and the codec."""
 
-from .attention import Attention, KVCache, attention_mask
+from .attention import Attention, KVCache, KVStore, attention_mask
 from .block import LayerScale, TransformerBlock
 from .mlp import GatedMLP
 from .rms_norm import RMSNorm
@@ -12,6 +12,7 @@ __all__ = [
     "Attention",
     "GatedMLP",
     "KVCache",
+    "KVStore",
     "LayerScale",
     "RMSNorm",
     "RotaryEmbedding",

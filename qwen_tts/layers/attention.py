@@ -7,6 +7,8 @@ over its own input (a full recompute; the reference path and one-shot encoders u
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -14,6 +16,15 @@ from torch.nn import functional as F
 from .rms_norm import RMSNorm
 from .rotary import apply_rotary
 from .spec import TransformerSpec
+
+
+class KVStore(Protocol):
+    """Anything that takes a step's keys and values and returns those to attend over (KVCache, or a
+    per-stream rolling window such as the codec decoder's)."""
+
+    def update(
+        self, input_pos: torch.Tensor, k: torch.Tensor, v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
 class KVCache(nn.Module):
@@ -79,14 +90,16 @@ class Attention(nn.Module):
         sin: torch.Tensor,  # [B, T, head_dim]
         input_pos: torch.Tensor,  # [B, T]
         mask: torch.Tensor | None,  # [B, 1, T, T_kv] boolean, True = attend
+        kv_cache: KVStore | None = None,  # a per-call store; None: the module's own cache, if any
     ) -> torch.Tensor:
         batch, length, _ = x.shape
         q = self.q_norm(self.q_proj(x).view(batch, length, self.num_heads, self.head_dim)).transpose(1, 2)
         k = self.k_norm(self.k_proj(x).view(batch, length, self.num_kv_heads, self.head_dim)).transpose(1, 2)
         v = self.v_proj(x).view(batch, length, self.num_kv_heads, self.head_dim).transpose(1, 2)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)  # [B, H, T, hd], [B, H_kv, T, hd]
-        if self.kv_cache is not None:
-            k, v = self.kv_cache.update(input_pos, k, v)  # [B, H_kv, max_len, hd]
+        kv_cache = self.kv_cache if kv_cache is None else kv_cache
+        if kv_cache is not None:
+            k, v = kv_cache.update(input_pos, k, v)  # [B, H_kv, T_kv, hd]
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, scale=self.scale, enable_gqa=self.num_heads != self.num_kv_heads
         )  # [B, H, T, hd]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .attention import Attention
+from .attention import Attention, KVStore
 from .mlp import GatedMLP
 from .rms_norm import RMSNorm
 from .spec import TransformerSpec
@@ -42,6 +42,8 @@ class TransformerBlock(nn.Module):
         sin: torch.Tensor,
         input_pos: torch.Tensor,  # [B, T]
         mask: torch.Tensor | None,
+        kv_cache: KVStore | None = None,  # overrides the attention's own cache for this call
     ) -> torch.Tensor:
-        x = x + self.self_attn_layer_scale(self.self_attn(self.input_layernorm(x), cos, sin, input_pos, mask))
+        attn = self.self_attn(self.input_layernorm(x), cos, sin, input_pos, mask, kv_cache)
+        x = x + self.self_attn_layer_scale(attn)
         return x + self.mlp_layer_scale(self.mlp(self.post_attention_layernorm(x)))
