@@ -74,6 +74,7 @@ def reference(
     subprocess.run(
         [str(python), "-c", _REFERENCE_SCRIPT, str(folder / "in.npz"), str(folder / "out.npz"), str(TOOLS)],
         check=True,
+        cwd=folder,  # not the repository root, whose qwen_tts would shadow the official package
         timeout=240,
     )
     with np.load(folder / "out.npz") as out:

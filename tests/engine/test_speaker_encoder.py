@@ -84,6 +84,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     subprocess.run(
         [str(python), "-c", _REFERENCE_SCRIPT, str(REPO_ROOT / "tools" / "parity"), str(folder)],
         check=True,
+        cwd=folder,  # not the repository root, whose qwen_tts would shadow the official package
         timeout=240,
     )
     with np.load(folder / "out.npz") as out:

@@ -1,0 +1,92 @@
+"""Checkpoint tensor names -> our module names for ``speech_tokenizer/model.safetensors``, declared here only.
+
+The checkpoint is the official ``Qwen3TTSTokenizerV2Model``: ``decoder.*`` (our ``CodecDecoder``, same names
+except the flattened codebooks) and ``encoder.*`` (a flat transformers-4 ``MimiModel``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from ..errors import CheckpointError
+
+# (checkpoint pattern, our name): tried in order, for names that are not ours as they stand.
+RENAMES: tuple[tuple[str, str], ...] = (
+    (
+        r"^decoder\.quantizer\.(rvq_first|rvq_rest)\.vq\.layers\.(\d+)\._codebook\.",
+        r"decoder.quantizer.\1.codebooks.\2.",
+    ),
+    # transformers >= 5 nests Mimi's encoder parts under its encoder half
+    (r"^encoder\.encoder\.layers\.", "encoder.encoder.encoder_seanet.layers."),
+    (r"^encoder\.encoder_transformer\.", "encoder.encoder.encoder_transformer."),
+    (r"^encoder\.downsample\.", "encoder.encoder.downsample."),
+)
+# Checkpoint tensors we do not use: the decoder-side quantizer's input projections serve encoding during
+# training; our encoder is Mimi's own.
+IGNORED: tuple[str, ...] = (r"^decoder\.quantizer\.rvq_(first|rest)\.input_proj\.weight$",)
+
+
+def read_safetensors(directory: Path) -> dict[str, torch.Tensor]:
+    """All tensors of ``model.safetensors`` or of the shards that ``model.safetensors.index.json`` lists."""
+    single, index = directory / "model.safetensors", directory / "model.safetensors.index.json"
+    if single.is_file():
+        return load_file(single)
+    if not index.is_file():
+        raise CheckpointError(f"no model.safetensors (or sharded index) in {directory}")
+    try:
+        shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+    except (json.JSONDecodeError, KeyError) as e:
+        raise CheckpointError(f"malformed {index}: {e}") from e
+    tensors: dict[str, torch.Tensor] = {}
+    for shard in shards:
+        if not (directory / shard).is_file():
+            raise CheckpointError(f"shard {shard} listed in {index} is missing")
+        tensors.update(load_file(directory / shard))
+    return tensors
+
+
+def to_our_names(checkpoint: dict[str, torch.Tensor], ours: set[str]) -> dict[str, torch.Tensor]:
+    """Renames checkpoint tensors to ``ours``; drops the ignored ones; raises naming any unexpected tensor."""
+    renamed: dict[str, torch.Tensor] = {}
+    unexpected = []
+    for name, tensor in checkpoint.items():
+        target = name
+        for pattern, replacement in RENAMES:
+            if target in ours:
+                break
+            target = re.sub(pattern, replacement, name)
+        if target in ours:
+            renamed[target] = tensor
+        elif not any(re.search(pattern, name) for pattern in IGNORED):
+            unexpected.append(name)
+    if unexpected:
+        raise CheckpointError(
+            f"unexpected tensors in the speech tokenizer checkpoint: {_listing(unexpected)}"
+        )
+    return renamed
+
+
+def load_checked(module: torch.nn.Module, tensors: dict[str, torch.Tensor], where: str) -> None:
+    """Loads ``tensors`` into ``module``, requiring every tensor present and every shape equal."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    if missing:
+        raise CheckpointError(f"{where}: missing tensors {_listing(missing)}")
+    mismatched = [
+        f"{name} {tuple(tensors[name].shape)} != {tuple(expected[name].shape)}"
+        for name in expected
+        if tensors[name].shape != expected[name].shape
+    ]
+    if mismatched:
+        raise CheckpointError(f"{where}: shape mismatch (checkpoint != config) for {_listing(mismatched)}")
+    module.load_state_dict(tensors, strict=True)
+
+
+def _listing(names: list[str], limit: int = 8) -> str:
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"

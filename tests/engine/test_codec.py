@@ -1,0 +1,191 @@
+"""The speech tokenizer against the official Qwen3TTSTokenizerV2Model on the same tiny random weights.
+
+The official model is built and saved with ``save_pretrained`` in the reference venv, so the checkpoint has
+exactly the real names and layout; our ``SpeechTokenizer.from_dir`` loads that directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from qwen_tts.codec import SpeechTokenizer
+from qwen_tts.errors import CheckpointError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NUM_FRAMES = 90  # > the 72-frame attention window, <= 300 where the official decode is exact
+
+# Runs in the reference venv. Weights: random codebooks, non-trivial SnakeBeta / ConvNeXt / layer-scale
+# parameters and decoder weights scaled so the waveform is audible (mean |x| ~0.1) yet rarely clipped.
+_REFERENCE_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    from reference import import_official, load_tiny_spec
+
+    official = import_official()
+    import math
+    import numpy as np, torch
+
+    folder = sys.argv[2]
+    torch.manual_seed(0)
+    config = official.Qwen3TTSTokenizerV2Config(**load_tiny_spec().speech_tokenizer_config())
+    model = official.Qwen3TTSTokenizerV2Model(config).eval()
+    with torch.no_grad():
+        for name, tensor in model.named_parameters():
+            if name.endswith(("embedding_sum",)):
+                tensor.normal_(0.0, 1.0)
+            elif name.endswith("cluster_usage"):
+                tensor.uniform_(0.5, 2.0)
+            elif name.endswith((".alpha", ".beta")):
+                tensor.normal_(0.0, 0.3)
+            elif name.endswith((".gamma", "layer_scale.scale")):
+                tensor.normal_(0.0, 0.1)
+            elif name.startswith("decoder.") and tensor.ndim >= 2:  # HF's std 0.02 would fade to ~1e-8
+                tensor.normal_(0.0, 0.8 / math.sqrt(tensor[0].numel()))
+        for name, tensor in model.named_buffers():
+            if name.endswith("embed_sum"):
+                tensor.normal_(0.0, 1.0)
+    model.save_pretrained(folder)
+
+    inputs = np.load(f"{folder}/in.npz")
+    codes = torch.from_numpy(inputs["codes"])  # [1, T, 16]
+    wave = torch.from_numpy(inputs["wave"])  # [N]
+    with torch.inference_mode():
+        decoded = model.decode(codes, return_dict=True).audio_values[0]
+        encoded = model.encode(wave[None], torch.ones_like(wave[None], dtype=torch.long)).audio_codes[0]
+    np.savez(f"{folder}/out.npz", decoded=decoded.numpy(), encoded=encoded.numpy())
+    """
+)
+
+
+def _reference_python() -> Path:
+    venv = Path(os.environ.get("QREF_VENV", "/opt/qref-venv"))
+    if not (venv / "bin" / "python").exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"reference virtualenv missing at {venv} (tools/parity/setup_venv.sh creates it)")
+        pytest.skip(f"reference virtualenv missing at {venv}")
+    return venv / "bin" / "python"
+
+
+@pytest.fixture(scope="module")
+def official(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, np.ndarray], dict]:
+    """(checkpoint directory, inputs, official outputs)."""
+    python = _reference_python()
+    folder = tmp_path_factory.mktemp("codec_reference")
+    rng = np.random.default_rng(0)
+    t = np.arange(int(24000 * 1.37)) / 24000
+    inputs = {
+        "codes": rng.integers(0, 64, (1, NUM_FRAMES, 16)).astype(np.int64),
+        "wave": (0.4 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(t.size)).astype(np.float32),
+    }
+    np.savez(folder / "in.npz", **inputs)
+    subprocess.run(
+        [str(python), "-c", _REFERENCE_SCRIPT, str(REPO_ROOT / "tools" / "parity"), str(folder)],
+        check=True,
+        cwd=folder,  # not the repository root, whose qwen_tts would shadow the official package
+        timeout=300,
+    )
+    with np.load(folder / "out.npz") as out:
+        return folder, inputs, {key: out[key] for key in out.files}
+
+
+def test_decode_equals_official(official):
+    folder, inputs, expected = official
+    tokenizer = SpeechTokenizer.from_dir(folder)
+    ours = tokenizer.decode(torch.from_numpy(inputs["codes"]))[0].numpy()
+    assert ours.shape == expected["decoded"].shape == (NUM_FRAMES * 1920,)
+    assert np.abs(expected["decoded"]).max() > 1e-2, (
+        "the official output is near silent: a vacuous comparison"
+    )
+    error = np.abs(ours - expected["decoded"]).max()
+    relative = error / np.abs(expected["decoded"]).max()
+    assert error <= 1e-4, f"max abs error {error:.3g} (relative {relative:.3g})"
+
+
+def test_one_pass_forward_equals_official(official):
+    folder, inputs, expected = official
+    tokenizer = SpeechTokenizer.from_dir(folder)
+    with torch.inference_mode():
+        ours = tokenizer.decoder(torch.from_numpy(inputs["codes"]))[0].numpy()
+    np.testing.assert_allclose(ours, expected["decoded"], rtol=0, atol=1e-4)
+
+
+def test_encode_gives_the_official_codes(official):
+    folder, inputs, expected = official
+    tokenizer = SpeechTokenizer.from_dir(folder)
+    codes = tokenizer.encode(torch.from_numpy(inputs["wave"])[None])[0].numpy()
+    assert codes.shape == expected["encoded"].shape == (-(-inputs["wave"].size // 1920), 16)
+    assert len(np.unique(expected["encoded"])) > 4, "the official codes are degenerate: a vacuous comparison"
+    np.testing.assert_array_equal(codes, expected["encoded"])
+
+
+def test_decoder_only_loading_skips_the_encoder(official):
+    folder, inputs, expected = official
+    tokenizer = SpeechTokenizer.from_dir(folder, with_encoder=False)
+    assert tokenizer.encoder is None
+    ours = tokenizer.decode(torch.from_numpy(inputs["codes"]))[0].numpy()
+    np.testing.assert_allclose(ours, expected["decoded"], rtol=0, atol=1e-4)
+
+
+def _copy_with(folder: Path, destination: Path, edit) -> Path:
+    shutil.copytree(folder, destination)
+    tensors = load_file(folder / "model.safetensors")
+    edit(tensors)
+    save_file(tensors, destination / "model.safetensors")
+    return destination
+
+
+def test_missing_tensor_is_named(official, tmp_path):
+    folder, _, _ = official
+    name = "decoder.pre_transformer.layers.1.mlp.up_proj.weight"
+    broken = _copy_with(folder, tmp_path / "ckpt", lambda t: t.pop(name))
+    with pytest.raises(CheckpointError, match=r"missing tensors .*layers\.1\.mlp\.up_proj\.weight"):
+        SpeechTokenizer.from_dir(broken)
+
+
+def test_unexpected_tensor_is_named(official, tmp_path):
+    folder, _, _ = official
+    broken = _copy_with(
+        folder, tmp_path / "ckpt", lambda t: t.update({"decoder.extra.weight": torch.zeros(2)})
+    )
+    with pytest.raises(CheckpointError, match=r"unexpected tensors .*decoder\.extra\.weight"):
+        SpeechTokenizer.from_dir(broken)
+
+
+def test_shape_mismatch_is_named(official, tmp_path):
+    folder, _, _ = official
+    name = "decoder.pre_conv.conv.bias"
+    broken = _copy_with(folder, tmp_path / "ckpt", lambda t: t.update({name: torch.zeros(3)}))
+    with pytest.raises(CheckpointError, match=r"shape mismatch .*pre_conv\.conv\.bias \(3,\)"):
+        SpeechTokenizer.from_dir(broken)
+
+
+def test_bad_config_and_directory_are_clear_errors(official, tmp_path):
+    folder, _, _ = official
+    with pytest.raises(CheckpointError, match="not found"):
+        SpeechTokenizer.from_dir(tmp_path / "nowhere")
+    shutil.copytree(folder, tmp_path / "ckpt")
+    config = json.loads((folder / "config.json").read_text())
+    config["decoder_config"]["upsample_rates"] = [8, 5, 4, 2]
+    (tmp_path / "ckpt" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="decode_upsample_rate 1920"):
+        SpeechTokenizer.from_dir(tmp_path / "ckpt")
+
+
+def test_bad_codes_are_rejected(official):
+    folder, _, _ = official
+    tokenizer = SpeechTokenizer.from_dir(folder, with_encoder=False)
+    with pytest.raises(ValueError, match=r"\[B, T, 16\]"):
+        tokenizer.decode(torch.zeros(1, 4, 8, dtype=torch.int64))
+    with pytest.raises(ValueError, match="must lie in"):
+        tokenizer.decode(torch.full((1, 4, 16), -1, dtype=torch.int64))
