@@ -11,7 +11,8 @@ API (keyword-only; functions flush but never commit)::
 A token is ``qtts_<12-char lookup id>_<43-char secret>`` (256 random bits in the secret). Only the SHA-256 of
 the whole token is stored; a slow password hash adds nothing against a 256-bit random secret. The public
 ``prefix`` (``qtts_<lookup id>``) finds the row and is safe to display; the hash comparison is constant-time.
-``last_used_at`` is written at most once per ``touch_interval`` so verifying is not a write per request.
+``last_used_at`` is written at most once per ``touch_interval`` (so verifying is rarely a write), and that
+write is skipped rather than failing the request when SQLite is busy.
 """
 
 from __future__ import annotations
@@ -19,15 +20,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, or_, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from voice_store.errors import ApiKeyNotFound, InvalidApiKey, InvalidInputError
 from voice_store.models.api_keys import ApiKey
 from voice_store.models.base import new_id, utcnow
+
+logger = logging.getLogger(__name__)
 
 TOKEN_SCHEME = "qtts_"
 _LOOKUP_LENGTH = 12
@@ -107,9 +112,29 @@ def verify_api_key(
     if not record.is_active(now):
         raise InvalidApiKey()
     if record.last_used_at is None or now - record.last_used_at >= touch_interval:
-        record.last_used_at = now
-        session.flush()
+        _touch(session, record, now)
     return record
+
+
+def _touch(session: Session, record: ApiKey, now: datetime) -> None:
+    """Record the use, best effort: on SQLite a busy database skips the write instead of failing the request.
+
+    Verifying runs in a read transaction; in WAL mode its upgrade to a write fails at once (SQLITE_BUSY) when
+    another connection wrote meanwhile. Losing one ``last_used_at`` update beats refusing a valid key.
+    """
+    try:
+        with session.begin_nested():
+            record.last_used_at = now
+            session.flush()
+    except OperationalError as e:
+        if not _is_sqlite_busy(e):
+            raise
+        logger.debug("skipped the last_used_at update of API key %s: database busy", record.id)
+
+
+def _is_sqlite_busy(error: OperationalError) -> bool:
+    name = str(getattr(error.orig, "sqlite_errorname", ""))
+    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in str(error.orig)
 
 
 def get_api_key(*, session: Session, key_id: str) -> ApiKey:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from voice_store.api_keys import (
     revoke_api_key,
     verify_api_key,
 )
+from voice_store.db import create_db_engine, create_session_factory, session_scope, sqlite_url, upgrade_schema
 from voice_store.errors import ApiKeyNotFound, InvalidApiKey, InvalidInputError
 from voice_store.models import ApiKey
 from voice_store.models.base import utcnow
@@ -118,3 +120,27 @@ def test_list_and_has_active_keys(session: Session) -> None:
 def test_create_rejects_bad_input(session: Session, name: str, streams: int | None) -> None:
     with pytest.raises(InvalidInputError):
         create_api_key(session=session, name=name, max_concurrent_streams=streams)
+
+
+def test_verify_survives_a_busy_sqlite_database(tmp_path: Path) -> None:
+    """A read transaction whose snapshot went stale cannot write on SQLite: verification still succeeds."""
+    url = sqlite_url(tmp_path / "busy.sqlite3")
+    upgrade_schema(url)
+    engine = create_db_engine(url)
+    factory = create_session_factory(engine)
+    try:
+        with session_scope(factory) as session:
+            record, token = create_api_key(session=session, name="busy")
+        with session_scope(factory) as reader:
+            get_api_key(session=reader, key_id=record.id)  # the read snapshot starts here
+            with session_scope(factory) as writer:
+                create_api_key(session=writer, name="concurrent write")
+            verified = verify_api_key(session=reader, token=token)  # its last_used_at write hits SQLITE_BUSY
+            assert verified.id == record.id
+        with session_scope(factory) as session:
+            assert get_api_key(session=session, key_id=record.id).last_used_at is None  # skipped, not failed
+            assert verify_api_key(session=session, token=token).id == record.id
+        with session_scope(factory) as session:
+            assert get_api_key(session=session, key_id=record.id).last_used_at is not None
+    finally:
+        engine.dispose()
