@@ -138,7 +138,14 @@ class EngineHost:
 
     # -- control (any thread) -------------------------------------------------------------------------------
     def start(self) -> None:
-        self._thread.start()
+        """Start the worker thread (and the preloading); calling it again is a no-op."""
+        with self._cond:
+            if self._thread.ident is None:
+                self._thread.start()
+
+    @property
+    def preload_models(self) -> tuple[str, ...]:
+        return self._preload
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Block until the preloaded models are in (True) or ``timeout``; re-raises a loading failure."""
@@ -224,19 +231,8 @@ class EngineHost:
         except StopIteration:
             self._finish(entry, None)
             return
-        except ServiceError as e:
-            self._finish(entry, e)
-            return
-        except ValueError as e:  # the engine's bad-input errors (unknown speaker/language, …) subclass it
-            error = InvalidRequest(str(e))
-            error.__cause__ = e
-            self._finish(entry, error)
-            return
         except Exception as e:
-            log.exception("synthesis failed for request %s", entry.job.request_id)
-            error = SynthesisFailed(f"synthesis failed: {type(e).__name__}: {e}")
-            error.__cause__ = e
-            self._finish(entry, error)
+            self._finish(entry, service_error(e, entry.job.request_id))
             return
         entry.sink.put(pcm)
         with self._cond:
@@ -260,19 +256,56 @@ class EngineHost:
     def _job_audio(self, job: SynthesisJob) -> Iterator[bytes]:
         engine = self._engine(job.model)
         voice_clone = self._clone_prompts(engine, job.voice_id) if job.voice_id else None
-        joiner = SeamJoiner(pause_ms=self._join.pause_ms, fade_ms=self._join.fade_ms)
-        last = len(job.pieces) - 1
-        for index, piece in enumerate(job.pieces):
-            request = self._make_request(
-                text=piece, job=job, voice_clone=voice_clone, max_new_frames=self._max_frames
-            )
-            lead = joiner.start_piece()
-            for chunk in engine.stream(request):
-                out = joiner.feed(chunk.samples)
-                if lead.size:
-                    out, lead = np.concatenate([lead, out]), lead[:0]
-                if out.size:
-                    yield float_to_s16le(out)
-            tail = joiner.end_piece(is_last=index == last)
-            if tail.size:
-                yield float_to_s16le(tail)
+        return job_audio(
+            engine,
+            job,
+            voice_clone=voice_clone,
+            make_request=self._make_request,
+            max_frames_per_piece=self._max_frames,
+            join=self._join,
+        )
+
+
+def service_error(error: Exception, request_id: str) -> ServiceError:
+    """What a client is told when running a job raised ``error`` (the cause is kept)."""
+    if isinstance(error, ServiceError):
+        return error
+    if isinstance(error, ValueError):  # the engine's bad-input errors (unknown speaker, …) subclass it
+        mapped: ServiceError = InvalidRequest(str(error))
+    else:
+        log.error("synthesis failed for request %s", request_id, exc_info=error)
+        mapped = SynthesisFailed(f"synthesis failed: {type(error).__name__}: {error}")
+    mapped.__cause__ = error
+    return mapped
+
+
+def job_audio(
+    engine: Engine,
+    job: SynthesisJob,
+    *,
+    voice_clone: Any,
+    make_request: RequestFactory,
+    max_frames_per_piece: int,
+    join: JoinPolicy,
+) -> Iterator[bytes]:
+    """Run ``job`` on ``engine``: its pieces in order, joined seamlessly, as s16le PCM chunks.
+
+    The one implementation of "run a job", shared by the engine host thread and the Celery task. Closing the
+    iterator closes the engine's stream generator, which stops generation.
+    """
+    joiner = SeamJoiner(pause_ms=join.pause_ms, fade_ms=join.fade_ms)
+    last = len(job.pieces) - 1
+    for index, piece in enumerate(job.pieces):
+        request = make_request(
+            text=piece, job=job, voice_clone=voice_clone, max_new_frames=max_frames_per_piece
+        )
+        lead = joiner.start_piece()
+        for chunk in engine.stream(request):
+            out = joiner.feed(chunk.samples)
+            if lead.size:
+                out, lead = np.concatenate([lead, out]), lead[:0]
+            if out.size:
+                yield float_to_s16le(out)
+        tail = joiner.end_piece(is_last=index == last)
+        if tail.size:
+            yield float_to_s16le(tail)
