@@ -1,0 +1,132 @@
+"""``qwen3-tts``: serve the API, manage API keys, upgrade the database schema.
+
+qwen3-tts serve [--host H] [--port P] [--model NAME|DIR|REPO] [--device D] [--dtype T] [--demo]
+qwen3-tts keys create NAME [--max-streams N] | keys list | keys revoke KEY_ID
+qwen3-tts db upgrade
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from common.errors import ServiceError
+from common.settings import Settings, SettingsError, load_settings
+from voice_store.errors import StoreError
+
+log = logging.getLogger("qwen3-tts")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qwen3-tts", description="OpenAI-compatible Qwen3-TTS server")
+    parser.add_argument(
+        "--config", type=Path, help="config.yaml (default: $TTS_CONFIG or ~/qwen3-tts/config.yaml)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP API with the engine in this process")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--model", help="a name from the models map, a checkpoint directory or a repo id")
+    serve.add_argument("--device", help="cpu, cuda, cuda:1, ...")
+    serve.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"])
+    serve.add_argument("--demo", action="store_true", help="serve tiny random-weight models (audio is noise)")
+
+    keys = commands.add_parser("keys", help="manage API keys").add_subparsers(dest="action", required=True)
+    create = keys.add_parser("create", help="create a key; its token is shown once")
+    create.add_argument("name")
+    create.add_argument("--max-streams", type=int, help="concurrent streams for this key (default: server's)")
+    keys.add_parser("list", help="list active keys")
+    revoke = keys.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("key_id")
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="bring the schema to the newest migration (idempotent)")
+    return parser
+
+
+def _serve_overrides(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
+    overrides: dict[str, Any] = {k: v for k in ("host", "port", "device", "dtype") if (v := getattr(args, k))}
+    if args.model:
+        if args.model in base.models:
+            overrides["default_model"] = args.model
+        else:  # a directory or a repo id: serve it under its last path component
+            name = Path(args.model).name or args.model
+            overrides["models"] = {**base.models, name: args.model}
+            overrides["default_model"] = name
+    return overrides
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from common.composition import build_embedded_services, build_host, demo_settings, engine_loader
+    from web.app import create_app
+
+    settings = load_settings(_serve_overrides(args, settings), config_path=args.config)
+    if args.demo:
+        settings = demo_settings(settings, settings.resolved_data_dir / "demo-models")
+    host = build_host(settings, engine_loader(settings))
+    host.start()
+    log.info("loading %s on %s", ", ".join(host.preload_models), settings.device)
+    host.wait_ready()  # fail fast, with the loader's message, before binding the port
+    app = create_app(build_embedded_services(settings, host, demo=args.demo))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    return 0
+
+
+def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    from voice_store import api_keys
+    from voice_store.db import create_db_engine, create_session_factory, session_scope, upgrade_schema
+
+    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_schema(settings.resolved_database_url)
+    sessions = create_session_factory(create_db_engine(settings.resolved_database_url))
+    with session_scope(sessions, write=True) as session:
+        if args.action == "create":
+            record, token = api_keys.create_api_key(
+                session=session, name=args.name, max_concurrent_streams=args.max_streams
+            )
+            sys.stdout.write(f"{record.id}\t{record.name}\n{token}\n(the token is shown only this once)\n")
+        elif args.action == "list":
+            for record in api_keys.list_api_keys(session=session):
+                limit = record.max_concurrent_streams or "default"
+                sys.stdout.write(f"{record.id}\t{record.name}\t{record.prefix}…\tstreams={limit}\n")
+        else:
+            api_keys.revoke_api_key(session=session, key_id=args.key_id)
+            sys.stdout.write(f"revoked {args.key_id}\n")
+    return 0
+
+
+def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from voice_store.db import upgrade_schema
+
+    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_schema(settings.resolved_database_url)
+    sys.stdout.write(f"schema is at head ({settings.resolved_database_url})\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(config_path=args.config)
+        logging.basicConfig(
+            level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        handler = {"serve": _serve, "keys": _keys, "db": _db}[args.command]
+        return handler(args, settings)
+    except SettingsError as e:
+        sys.stderr.write(f"qwen3-tts: {e}\n")
+        return 2
+    except (ServiceError, StoreError) as e:  # model loading (wrapped by the host) and the stores
+        sys.stderr.write(f"qwen3-tts: {e}\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""The composition root of the embedded (one-machine) mode: settings → engine host, stores, app services.
+
+Only this module (called by ``common.cli``) knows which adapters serve the ports. The engine is imported
+inside the loader, so importing this module never imports torch.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from pathlib import Path
+from typing import Any
+
+from common.settings import Settings, SettingsError
+from web.deps import Services
+from web.store_adapters import StoreApiKeys, StoreSavedVoices
+from workers.embedded import InProcessDispatcher
+from workers.engine_host import Engine, EngineHost, JoinPolicy
+
+log = logging.getLogger(__name__)
+
+DEMO_MODEL_TYPES = {
+    "demo-CustomVoice": "custom_voice",
+    "demo-VoiceDesign": "voice_design",
+    "demo-Base": "base",
+}
+
+# config.yaml key → TTSEngine option it is passed as
+_ENGINE_OPTIONS = {
+    "optimization.compile_mode": "compile_mode",
+    "optimization.use_cuda_graphs": "use_cuda_graphs",
+    "optimization.streaming.emit_every_frames": "emit_every_frames",
+}
+
+
+def resolved_dtype(settings: Settings) -> str:
+    if settings.dtype != "auto":
+        return settings.dtype
+    return "float32" if settings.device == "cpu" else "bfloat16"
+
+
+def engine_options(settings: Settings, accepted: set[str]) -> dict[str, Any]:
+    """The optimization settings that are set, as engine options; a set key the engine lacks is an error."""
+    values = {
+        "optimization.compile_mode": settings.optimization.compile_mode,
+        "optimization.use_cuda_graphs": settings.optimization.use_cuda_graphs,
+        "optimization.streaming.emit_every_frames": settings.optimization.streaming.emit_every_frames,
+    }
+    options = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        if _ENGINE_OPTIONS[key] not in accepted:
+            raise SettingsError(f"{key} is set, but this engine build has no {_ENGINE_OPTIONS[key]!r} option")
+        options[_ENGINE_OPTIONS[key]] = value
+    return options
+
+
+def engine_loader(settings: Settings) -> Any:
+    """``name → TTSEngine`` for the models map; options checked against the engine's signature up front."""
+    from qwen_tts import TTSEngine  # the engine (and torch) load only in the process that runs it
+
+    accepted = set(inspect.signature(TTSEngine.__init__).parameters)
+    options = engine_options(settings, accepted)
+    dtype = resolved_dtype(settings)
+
+    def load(name: str) -> Engine:
+        return TTSEngine.from_pretrained(
+            settings.models[name], device=settings.device, dtype=dtype, **options
+        )
+
+    return load
+
+
+def demo_settings(settings: Settings, directory: Path) -> Settings:
+    """Write the three tiny random-weight checkpoints (once); serve them instead of the configured models."""
+    from qwen_tts.tiny_checkpoint import write_tiny_checkpoint
+
+    models = {}
+    for name, model_type in DEMO_MODEL_TYPES.items():
+        path = directory / name
+        if not (path / "config.json").is_file():
+            write_tiny_checkpoint(path, model_type)
+        models[name] = str(path)
+    log.warning(
+        "demo mode: tiny random-weight models; their audio is noise (try every feature, not the voice)"
+    )
+    return settings.model_copy(
+        update={"models": models, "default_model": "demo-CustomVoice", "preload_models": list(models)}
+    )
+
+
+def build_host(settings: Settings, loader: Any) -> EngineHost:
+    return EngineHost(
+        loader,
+        model_names=list(settings.models),
+        preload=list(dict.fromkeys([settings.default_model, *settings.preload_models])),
+        max_frames_per_piece=settings.max_frames_per_piece,
+        join=JoinPolicy(pause_ms=settings.seam_pause_ms, fade_ms=settings.seam_fade_ms),
+    )
+
+
+def build_embedded_services(settings: Settings, host: EngineHost, *, demo: bool = False) -> Services:
+    """SQLite (schema brought to head by Alembic) + the in-process dispatcher over ``host``."""
+    from voice_store.db import create_db_engine, create_session_factory, upgrade_schema
+
+    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_database_url
+    upgrade_schema(url)
+    sessions = create_session_factory(create_db_engine(url))
+    return Services(
+        dispatcher=InProcessDispatcher(host, max_buffered_chunks=settings.max_buffered_chunks),
+        settings=settings,
+        api_keys=StoreApiKeys(sessions),
+        saved_voices=StoreSavedVoices(sessions),
+        demo=demo,
+    )

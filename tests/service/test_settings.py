@@ -1,0 +1,87 @@
+"""Settings: the original config.yaml keys are honoured or rejected by name; env and overrides win."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from common.settings import SettingsError, load_settings
+
+ORIGINAL_CONFIG = """\
+default_model: 0.6B-Base
+models:
+  0.6B-Base: /models/base
+  0.6B-CustomVoice: Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice
+optimization:
+  compile_mode: max-autotune
+  use_cuda_graphs: true
+  streaming:
+    emit_every_frames: 24
+"""
+
+
+def _config(tmp_path: Path, text: str) -> dict[str, str]:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return {"TTS_CONFIG": str(path)}
+
+
+def test_original_config_keys_are_honoured(tmp_path: Path) -> None:
+    settings = load_settings(env=_config(tmp_path, ORIGINAL_CONFIG))
+    assert settings.default_model == "0.6B-Base"
+    assert settings.models == {
+        "0.6B-Base": "/models/base",
+        "0.6B-CustomVoice": "Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice",
+    }
+    assert settings.optimization.compile_mode == "max-autotune"
+    assert settings.optimization.use_cuda_graphs is True
+    assert settings.optimization.streaming.emit_every_frames == 24
+    assert settings.port == 8880
+
+
+def test_environment_beats_the_file_and_overrides_beat_both(tmp_path: Path) -> None:
+    env = _config(tmp_path, ORIGINAL_CONFIG) | {
+        "QWEN_TTS_PORT": "9000",
+        "QWEN_TTS_OPTIMIZATION__USE_CUDA_GRAPHS": "false",
+        "QWEN_TTS_DEFAULT_MODEL": "0.6B-CustomVoice",
+    }
+    settings = load_settings({"port": 9100}, env=env)
+    assert settings.port == 9100
+    assert settings.optimization.use_cuda_graphs is False
+    assert settings.optimization.compile_mode == "max-autotune"  # untouched file value survives the merge
+    assert settings.default_model == "0.6B-CustomVoice"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("unknown_key: 1\n", "unknown_key: unknown key"),
+        ("optimization:\n  warp_drive: true\n", "optimization.warp_drive: unknown key"),
+        ("optimization:\n  streaming:\n    decode_window_frames: 72\n", "decode_window_frames is not used"),
+        ("optimization:\n  compile_mode: fastest\n", "optimization.compile_mode"),
+        ("default_model: 9B-Nothing\n", "'9B-Nothing' is not in the models map"),
+        ("port: 99999\n", "port"),
+        ("- a list\n", "must hold a mapping"),
+        ("key: [unclosed\n", "cannot read config file"),
+    ],
+)
+def test_bad_config_is_rejected_naming_the_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env=_config(tmp_path, text))
+    assert message in str(caught.value)
+
+
+def test_unknown_environment_variable_is_rejected() -> None:
+    with pytest.raises(SettingsError, match="colour: unknown key"):
+        load_settings(env={"QWEN_TTS_COLOUR": "blue"})
+
+
+def test_missing_explicit_config_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="not a file"):
+        load_settings(env={"TTS_CONFIG": str(tmp_path / "absent.yaml")})
+
+
+def test_no_file_and_no_environment_gives_defaults() -> None:
+    settings = load_settings(env={}, config_path=None)
+    assert settings.port == 8880 and settings.default_model == "0.6B-CustomVoice"
