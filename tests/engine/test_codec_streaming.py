@@ -1,0 +1,106 @@
+"""Streaming decode: each frame decoded once, and the concatenated steps equal the whole-sequence decode."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from qwen_tts.codec import CodecConfig, SpeechTokenizer
+from qwen_tts.tiny_spec import speech_tokenizer_config
+
+NUM_FRAMES = 120  # well over the 72-frame attention window
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> SpeechTokenizer:
+    """A tiny decoder whose random weights give an audible, rarely clipped waveform (see test_codec.py)."""
+    torch.manual_seed(0)
+    model = SpeechTokenizer(CodecConfig.from_dict(speech_tokenizer_config()), with_encoder=False).eval()
+    with torch.no_grad():
+        for name, tensor in itertools.chain(model.named_parameters(), model.named_buffers()):
+            if name.endswith("embedding_sum"):
+                tensor.normal_(0.0, 1.0)
+            elif name.endswith("cluster_usage"):
+                tensor.uniform_(0.5, 2.0)
+            elif name.endswith((".alpha", ".beta")):
+                tensor.normal_(0.0, 0.3)
+            elif name.endswith((".gamma", "layer_scale.scale")):
+                tensor.normal_(0.0, 0.1)
+            elif tensor.ndim >= 2:
+                tensor.normal_(0.0, 0.8 / math.sqrt(tensor[0].numel()))
+    return model
+
+
+@pytest.fixture(scope="module")
+def codes() -> torch.Tensor:
+    return torch.randint(0, 64, (2, NUM_FRAMES, 16), generator=torch.Generator().manual_seed(1))
+
+
+@pytest.fixture(scope="module")
+def whole(tokenizer: SpeechTokenizer, codes: torch.Tensor) -> torch.Tensor:
+    with torch.inference_mode():
+        samples = tokenizer.decoder(codes)  # the one-pass reference
+    assert samples.abs().mean() > 1e-2, "near-silent reference: the comparisons would be vacuous"
+    return samples
+
+
+def _stream(tokenizer: SpeechTokenizer, codes: torch.Tensor, sizes: list[int]) -> torch.Tensor:
+    state = tokenizer.decoder.init_state(codes.shape[0])
+    pieces, start = [], 0
+    with torch.inference_mode():
+        for size in sizes:
+            piece = tokenizer.decoder.decode_step(codes[:, start : start + size], state)
+            assert piece.shape == (codes.shape[0], size * 1920)
+            pieces.append(piece)
+            start += size
+    assert start == codes.shape[1] and state.num_frames == start
+    return torch.cat(pieces, dim=1)
+
+
+def _uneven_sizes(total: int, pattern: tuple[int, ...]) -> list[int]:
+    sizes = []
+    for size in itertools.cycle(pattern):
+        if sum(sizes) + size >= total:
+            return [*sizes, total - sum(sizes)]
+        sizes.append(size)
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize("pattern", [(1,), (1, 3, 7), (5, 1, 2, 11, 40), (73,), (NUM_FRAMES,)])
+def test_stream_equals_whole_decode(tokenizer, codes, whole, pattern):
+    streamed = _stream(tokenizer, codes, _uneven_sizes(NUM_FRAMES, pattern))
+    assert streamed.shape == whole.shape == (2, NUM_FRAMES * 1920)
+    assert (streamed - whole).abs().max() <= 1e-4
+
+
+def test_chunked_decode_equals_whole(tokenizer, codes, whole):
+    assert (tokenizer.decode(codes, chunk_frames=17) - whole).abs().max() <= 1e-4
+    assert (tokenizer.decode(codes) - whole).abs().max() <= 1e-4
+
+
+def test_interleaved_streams_do_not_interfere(tokenizer, codes, whole):
+    states = [tokenizer.decoder.init_state(1), tokenizer.decoder.init_state(1)]
+    pieces: list[list[torch.Tensor]] = [[], []]
+    with torch.inference_mode():
+        for start in range(0, NUM_FRAMES, 10):
+            for row in (1, 0):  # alternate the two streams on one decoder
+                step = codes[row : row + 1, start : start + 10]
+                pieces[row].append(tokenizer.decoder.decode_step(step, states[row]))
+    for row in (0, 1):
+        assert (torch.cat(pieces[row], dim=1) - whole[row : row + 1]).abs().max() <= 1e-4
+
+
+def test_past_frames_are_not_changed_by_future_frames(tokenizer, codes, whole):
+    """Causality: the decode of a prefix equals the start of the decode of the whole."""
+    with torch.inference_mode():
+        prefix = tokenizer.decoder(codes[:, :37])
+    assert (prefix - whole[:, : 37 * 1920]).abs().max() <= 1e-4
+
+
+def test_step_with_the_wrong_batch_is_rejected(tokenizer, codes):
+    state = tokenizer.decoder.init_state(1)
+    with pytest.raises(ValueError, match="batch 1"), torch.inference_mode():
+        tokenizer.decoder.decode_step(codes[:, :2], state)
