@@ -62,20 +62,9 @@ def _serve_overrides(args: argparse.Namespace, base: Settings) -> dict[str, Any]
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
+    from common.composition import serve_embedded
 
-    from common.composition import build_embedded_services, build_host, demo_settings, engine_loader
-    from web.app import create_app
-
-    settings = load_settings(_serve_overrides(args, settings), config_path=args.config)
-    if args.demo:
-        settings = demo_settings(settings, settings.resolved_data_dir / "demo-models")
-    host = build_host(settings, engine_loader(settings))
-    host.start()
-    log.info("loading %s on %s", ", ".join(host.preload_models), settings.device)
-    host.wait_ready()  # fail fast, with the loader's message, before binding the port
-    app = create_app(build_embedded_services(settings, host, demo=args.demo))
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    serve_embedded(load_settings(_serve_overrides(args, settings), config_path=args.config), demo=args.demo)
     return 0
 
 

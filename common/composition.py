@@ -1,7 +1,8 @@
-"""The composition root of the embedded (one-machine) mode: settings → engine host, stores, app services.
+"""The composition root of the embedded (one-machine) mode: settings → engine host, stores, app, server.
 
-Only this module (called by ``common.cli``) knows which adapters serve the ports. The engine is imported
-inside the loader, so importing this module never imports torch.
+The one module that knows which adapters serve the ports, so the one module that imports every layer (the
+import-linter contracts exempt it by name). The engine is imported inside the loader, so importing this
+module never imports torch.
 """
 
 from __future__ import annotations
@@ -98,6 +99,22 @@ def build_host(settings: Settings, loader: Any) -> EngineHost:
         max_frames_per_piece=settings.max_frames_per_piece,
         join=JoinPolicy(pause_ms=settings.seam_pause_ms, fade_ms=settings.seam_fade_ms),
     )
+
+
+def serve_embedded(settings: Settings, *, demo: bool = False) -> None:
+    """Load the models (failing fast with the loader's message), then serve the API until interrupted."""
+    import uvicorn
+
+    from web.app import create_app
+
+    if demo:
+        settings = demo_settings(settings, settings.resolved_data_dir / "demo-models")
+    host = build_host(settings, engine_loader(settings))
+    host.start()
+    log.info("loading %s on %s", ", ".join(host.preload_models), settings.device)
+    host.wait_ready()  # before binding the port: a missing checkpoint is a clear error, not a 503 loop
+    app = create_app(build_embedded_services(settings, host, demo=demo))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
 
 
 def build_embedded_services(settings: Settings, host: EngineHost, *, demo: bool = False) -> Services:
