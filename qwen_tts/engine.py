@@ -195,32 +195,28 @@ class TTSEngine:
         return SynthesisResult(samples=samples, codes=codes, ignored=last.ignored, finished=last.finished)
 
     def stream(self, request: SynthesisRequest) -> Iterator[AudioChunk]:
-        """Audio chunks as frames are generated; their concatenation equals ``synthesize(request)``."""
+        """Audio chunks as frames are generated; their concatenation equals ``synthesize(request)``.
+
+        Each frame is decoded exactly once, through the codec decoder's causal streaming state.
+        """
         with self._lock, torch.inference_mode():
             blocks, plan = self._generate(request)
-            codes = []
-            finished = False
+            decoder = self.codec.decoder
+            state = decoder.init_state(1)
+            if plan.ref_codes is not None:  # in-context clone: the reference frames are left context only
+                decoder.decode_step(plan.ref_codes[None], state)
             for block in blocks:
-                codes.append(block.codes)
-                finished = block.finished
-            all_codes = torch.cat(codes) if codes else torch.zeros(0, self.config.talker.num_code_groups)
-            samples = self._decode(all_codes, plan.ref_codes)
-            yield AudioChunk(
-                samples=samples,
-                codes=all_codes.cpu().numpy().astype(np.int64),
-                ignored=plan.ignored,
-                is_last=True,
-                finished=finished,
-            )
-
-    def _decode(self, codes: torch.Tensor, ref_codes: torch.Tensor | None) -> np.ndarray:
-        if codes.shape[0] == 0:
-            return np.zeros(0, dtype=np.float32)
-        if ref_codes is None:
-            return self.codec.decode(codes[None].long())[0].float().cpu().numpy()
-        # In-context clone: decode the reference frames as left context, keep only the new audio.
-        wave = self.codec.decode(torch.cat([ref_codes, codes.long()])[None])[0]
-        return wave[ref_codes.shape[0] * self.codec.samples_per_frame :].float().cpu().numpy()
+                if block.codes.shape[0]:
+                    samples = decoder.decode_step(block.codes[None], state)[0].float().cpu().numpy()
+                else:
+                    samples = np.zeros(0, dtype=np.float32)
+                yield AudioChunk(
+                    samples=samples,
+                    codes=block.codes.cpu().numpy().astype(np.int64),
+                    ignored=plan.ignored,
+                    is_last=block.is_last,
+                    finished=block.finished,
+                )
 
     def _generate(self, request: SynthesisRequest) -> tuple[Iterator[FrameBlock], object]:
         plan = plan_request(request, self.config, self.model.talker, self._tokenize)

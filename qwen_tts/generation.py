@@ -28,12 +28,13 @@ class TalkerLogitsRules:
     eos_id: int
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class FrameBlock:
-    """Codes of consecutive frames [n, G] of one request, and whether end of speech followed them."""
+    """Codes of consecutive frames [n, G] of one request (n may be 0 on the last block)."""
 
     codes: torch.Tensor
-    finished: bool
+    finished: bool  # end of speech follows these frames
+    is_last: bool  # no block follows (end of speech, or max_new_frames reached)
 
 
 def suppressed_ids(vocab_size: int, eos_id: int, device: torch.device) -> torch.Tensor:
@@ -131,17 +132,14 @@ def generate_frames(
         )
         block.append(codes)
         code0 = sample(process_talker_logits(logits, seen, step, rules), talker_params, generator)
-        if len(block) == eos_check_interval or frame == max_new_frames - 1:
+        is_last = frame == max_new_frames - 1
+        if len(block) == eos_check_interval or is_last:
             codes_block = torch.cat(block)  # [n, G]
             block = []
-            is_eos = (codes_block[:, 0] == rules.eos_id).tolist()  # the one host sync per block
+            # After the last frame, the next code0 tells whether the speech ended right there.
+            starts = torch.cat([codes_block[:, 0], code0]) if is_last else codes_block[:, 0]
+            is_eos = (starts == rules.eos_id).tolist()  # the one host sync per block
             if True in is_eos:
-                yield FrameBlock(codes_block[: is_eos.index(True)], finished=True)
+                yield FrameBlock(codes_block[: is_eos.index(True)], finished=True, is_last=True)
                 return
-            yield FrameBlock(codes_block, finished=False)
-    # max_new_frames reached: the speech ended exactly here only if the next code0 is EOS.
-    if int(code0[0]) == rules.eos_id:
-        yield FrameBlock(
-            prompt_embeds.new_zeros((0, talker.code_predictor.num_code_groups), dtype=torch.long),
-            finished=True,
-        )
+            yield FrameBlock(codes_block, finished=False, is_last=is_last)
