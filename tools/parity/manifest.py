@@ -1,0 +1,48 @@
+"""The goldens' manifest: which sources built them, so stale goldens are rebuilt. Standard library only
+(the test suite loads this file by path, outside the reference venv)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_OUT = REPO_ROOT / ".cache" / "parity"
+MANIFEST_NAME = "MANIFEST.json"
+FORMAT_VERSION = 1
+
+
+def source_files() -> list[Path]:
+    """Everything whose change changes the goldens: this folder's Python and the tiny spec."""
+    here = Path(__file__).resolve().parent
+    return [*sorted(here.glob("*.py")), REPO_ROOT / "qwen_tts" / "tiny_spec.py"]
+
+
+def sources_digest() -> str:
+    digest = hashlib.sha256()
+    for path in source_files():
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def read_manifest(out_dir: Path) -> dict | None:
+    path = Path(out_dir) / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def is_current(out_dir: Path) -> bool:
+    manifest = read_manifest(out_dir)
+    return (
+        manifest is not None
+        and manifest.get("format_version") == FORMAT_VERSION
+        and manifest.get("sources_sha256") == sources_digest()
+    )
+
+
+def write_manifest(out_dir: Path, payload: dict) -> None:
+    body = {"format_version": FORMAT_VERSION, "sources_sha256": sources_digest(), **payload}
+    (Path(out_dir) / MANIFEST_NAME).write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
