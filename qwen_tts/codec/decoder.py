@@ -56,6 +56,8 @@ class CodecDecoder(nn.Module):
 
     def forward(self, codes: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
         """codes [B, T, num_quantizers] (int64) -> samples [B, T * samples_per_frame] in [-1, 1]."""
+        if codes.shape[1] == 0:
+            return self.pre_conv.conv.weight.new_zeros(codes.shape[0], 0)
         hidden = self.pre_conv(self.quantizer(codes), state)  # [B, latent_dim, T]
         hidden = self.pre_transformer(hidden.transpose(1, 2), state).transpose(1, 2)  # [B, latent_dim, T]
         for upsample, convnext in self.upsample:

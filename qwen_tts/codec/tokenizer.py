@@ -83,9 +83,7 @@ class SpeechTokenizer(nn.Module):
         codes = codes.to(device=device, dtype=torch.int64)
         state = self.decoder.init_state(codes.shape[0])
         pieces = [self.decoder.decode_step(chunk, state) for chunk in codes.split(chunk_frames, dim=1)]
-        if not pieces:
-            return torch.zeros(codes.shape[0], 0, device=device)
-        return torch.cat(pieces, dim=1)
+        return torch.cat(pieces, dim=1) if pieces else self.decoder(codes)
 
     def encode(self, samples: torch.Tensor) -> torch.Tensor:
         """samples [B, N] at 24 kHz (float) -> codes [B, ceil(N / 1920), 16] (int64)."""
