@@ -82,14 +82,25 @@ def no_saved_voices(engine: Engine, voice_id: str) -> Any:
     raise NotFound(f"voice {voice_id!r} not found: saved voices are not available on this server")
 
 
+def follows_instructions(engine: Engine) -> bool:
+    """Whether ``instruct`` reaches the model: not on Base models, nor on the 0.6B CustomVoice (the official
+    code drops it there, and the engine reports it as ignored); an engine may say so itself."""
+    explicit = getattr(engine, "supports_instruct", None)
+    if explicit is not None:
+        return bool(explicit)
+    if engine.model_type == "base":
+        return False
+    size = getattr(getattr(engine, "config", None), "tts_model_size", None)
+    return not (engine.model_type == "custom_voice" and size == "0b6")
+
+
 def model_info(name: str, engine: Engine) -> ModelInfo:
-    supports_instruct = getattr(engine, "supports_instruct", engine.model_type != "base")
     return ModelInfo(
         name=name,
         model_type=engine.model_type,  # type: ignore[arg-type]
         speakers=tuple(engine.speakers or ()),
         languages=tuple(engine.languages or ()),
-        supports_instruct=bool(supports_instruct),
+        supports_instruct=follows_instructions(engine),
     )
 
 
