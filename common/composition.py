@@ -7,16 +7,16 @@ module never imports torch.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from pathlib import Path
 from typing import Any
 
-from common.settings import Settings, SettingsError
+from common.settings import Settings
 from web.deps import Services
 from web.store_adapters import StoreApiKeys, StoreSavedVoices
 from workers.embedded import InProcessDispatcher
-from workers.engine_host import Engine, EngineHost, JoinPolicy
+from workers.engine_host import EngineHost, JoinPolicy
+from workers.engine_loading import engine_loader
 
 log = logging.getLogger(__name__)
 
@@ -25,52 +25,7 @@ DEMO_MODEL_TYPES = {
     "demo-VoiceDesign": "voice_design",
     "demo-Base": "base",
 }
-
-# config.yaml key → TTSEngine option it is passed as
-_ENGINE_OPTIONS = {
-    "optimization.compile_mode": "compile_mode",
-    "optimization.use_cuda_graphs": "use_cuda_graphs",
-    "optimization.streaming.emit_every_frames": "emit_every_frames",
-}
-
-
-def resolved_dtype(settings: Settings) -> str:
-    if settings.dtype != "auto":
-        return settings.dtype
-    return "float32" if settings.device == "cpu" else "bfloat16"
-
-
-def engine_options(settings: Settings, accepted: set[str]) -> dict[str, Any]:
-    """The optimization settings that are set, as engine options; a set key the engine lacks is an error."""
-    values = {
-        "optimization.compile_mode": settings.optimization.compile_mode,
-        "optimization.use_cuda_graphs": settings.optimization.use_cuda_graphs,
-        "optimization.streaming.emit_every_frames": settings.optimization.streaming.emit_every_frames,
-    }
-    options = {}
-    for key, value in values.items():
-        if value is None:
-            continue
-        if _ENGINE_OPTIONS[key] not in accepted:
-            raise SettingsError(f"{key} is set, but this engine build has no {_ENGINE_OPTIONS[key]!r} option")
-        options[_ENGINE_OPTIONS[key]] = value
-    return options
-
-
-def engine_loader(settings: Settings) -> Any:
-    """``name → TTSEngine`` for the models map; options checked against the engine's signature up front."""
-    from qwen_tts import TTSEngine  # the engine (and torch) load only in the process that runs it
-
-    accepted = set(inspect.signature(TTSEngine.__init__).parameters)
-    options = engine_options(settings, accepted)
-    dtype = resolved_dtype(settings)
-
-    def load(name: str) -> Engine:
-        return TTSEngine.from_pretrained(
-            settings.models[name], device=settings.device, dtype=dtype, **options
-        )
-
-    return load
+DEMO_MAX_FRAMES_PER_PIECE = 100  # random weights seldom say "end of speech": cap each piece at 8 s of noise
 
 
 def demo_settings(settings: Settings, directory: Path) -> Settings:
@@ -87,7 +42,12 @@ def demo_settings(settings: Settings, directory: Path) -> Settings:
         "demo mode: tiny random-weight models; their audio is noise (try every feature, not the voice)"
     )
     return settings.model_copy(
-        update={"models": models, "default_model": "demo-CustomVoice", "preload_models": list(models)}
+        update={
+            "models": models,
+            "default_model": "demo-CustomVoice",
+            "preload_models": list(models),
+            "max_frames_per_piece": min(settings.max_frames_per_piece, DEMO_MAX_FRAMES_PER_PIECE),
+        }
     )
 
 

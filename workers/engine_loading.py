@@ -1,0 +1,59 @@
+"""Settings → ``name → TTSEngine`` loader: the one place model loading options are resolved.
+
+Used by the embedded composition root and by the distributed workers. The engine (and torch) is imported
+inside ``engine_loader``, so importing this module stays light.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from common.settings import Settings, SettingsError
+from workers.engine_host import Engine
+
+# config.yaml key → TTSEngine option it is passed as
+_ENGINE_OPTIONS = {
+    "optimization.compile_mode": "compile_mode",
+    "optimization.use_cuda_graphs": "use_cuda_graphs",
+    "optimization.streaming.emit_every_frames": "emit_every_frames",
+}
+
+
+def resolved_dtype(settings: Settings) -> str:
+    if settings.dtype != "auto":
+        return settings.dtype
+    return "float32" if settings.device == "cpu" else "bfloat16"
+
+
+def engine_options(settings: Settings, accepted: set[str]) -> dict[str, Any]:
+    """The optimization settings that are set, as engine options; a set key the engine lacks is an error."""
+    values = {
+        "optimization.compile_mode": settings.optimization.compile_mode,
+        "optimization.use_cuda_graphs": settings.optimization.use_cuda_graphs,
+        "optimization.streaming.emit_every_frames": settings.optimization.streaming.emit_every_frames,
+    }
+    options = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        if _ENGINE_OPTIONS[key] not in accepted:
+            raise SettingsError(f"{key} is set, but this engine build has no {_ENGINE_OPTIONS[key]!r} option")
+        options[_ENGINE_OPTIONS[key]] = value
+    return options
+
+
+def engine_loader(settings: Settings) -> Any:
+    """``name → TTSEngine`` for the models map; options checked against the engine's signature up front."""
+    from qwen_tts import TTSEngine  # the engine (and torch) load only in the process that runs it
+
+    accepted = set(inspect.signature(TTSEngine.__init__).parameters)
+    options = engine_options(settings, accepted)
+    dtype = resolved_dtype(settings)
+
+    def load(name: str) -> Engine:
+        return TTSEngine.from_pretrained(
+            settings.models[name], device=settings.device, dtype=dtype, **options
+        )
+
+    return load
