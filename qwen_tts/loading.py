@@ -34,14 +34,30 @@ WEIGHT_NAME_RULES: tuple[tuple[str, str], ...] = (
     (r"^talker\.code_predictor\.model\.codec_embedding\.", r"talker.code_predictor.codec_embedding."),
 )
 _COMPILED_RULES = tuple((re.compile(pattern), repl) for pattern, repl in WEIGHT_NAME_RULES)
+# The same rules backwards (ours -> official), for writing checkpoints in the official layout.
+OFFICIAL_NAME_RULES: tuple[tuple[str, str], ...] = (
+    (r"^talker\.transformer\.(layers|norm)\.", r"talker.model.\1."),
+    (r"^talker\.(codec_embedding|text_embedding)\.", r"talker.model.\1."),
+    (r"^talker\.code_predictor\.transformer\.(layers|norm)\.", r"talker.code_predictor.model.\1."),
+    (r"^talker\.code_predictor\.codec_embedding\.", r"talker.code_predictor.model.codec_embedding."),
+)
+_COMPILED_OFFICIAL_RULES = tuple((re.compile(pattern), repl) for pattern, repl in OFFICIAL_NAME_RULES)
+
+
+def _rename(name: str, rules) -> str:
+    for pattern, repl in rules:
+        renamed, count = pattern.subn(repl, name)
+        if count:
+            return renamed
+    return name
 
 
 def our_name(official_name: str) -> str:
-    for pattern, repl in _COMPILED_RULES:
-        renamed, count = pattern.subn(repl, official_name)
-        if count:
-            return renamed
-    return official_name
+    return _rename(official_name, _COMPILED_RULES)
+
+
+def official_name(name: str) -> str:
+    return _rename(name, _COMPILED_OFFICIAL_RULES)
 
 
 def resolve_model_dir(name_or_path: str | Path, *, revision: str | None = None) -> Path:
@@ -140,10 +156,14 @@ def load_weights(
 
 
 def load_text_tokenizer(model_dir: Path):
-    """The Qwen2 text tokenizer of the checkpoint (transformers' AutoTokenizer)."""
-    from transformers import AutoTokenizer
+    """The checkpoint's text tokenizer: the class its tokenizer_config.json names (Qwen2Tokenizer), loaded
+    directly — AutoTokenizer would also parse config.json, which transformers does not know."""
+    import transformers
 
+    config_path = model_dir / "tokenizer_config.json"
     try:
-        return AutoTokenizer.from_pretrained(str(model_dir))
+        class_name = json.loads(config_path.read_text(encoding="utf-8")).get("tokenizer_class")
+        tokenizer_class = getattr(transformers, class_name or "", None) or transformers.AutoTokenizer
+        return tokenizer_class.from_pretrained(str(model_dir))
     except Exception as e:  # transformers raises OSError/ValueError/... for missing or bad files
         raise CheckpointError(f"cannot load the text tokenizer from {model_dir}: {e}") from e
