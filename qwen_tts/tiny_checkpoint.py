@@ -76,7 +76,7 @@ def _calibrated_codec(seed: int) -> SpeechTokenizer:
 
 
 def write_tiny_checkpoint(directory: str | Path, model_type: str, size: str = "0b6", seed: int = 0) -> Path:
-    """Writes config.json, generation_config.json, model.safetensors, tokenizer files and speech_tokenizer/."""
+    """Writes config.json, generation_config.json, model.safetensors, tokenizer files, speech_tokenizer/."""
     directory = Path(directory)
     raw_config = tiny_spec.model_config(model_type, size)
     config = ModelConfig.from_dict(raw_config)

@@ -1,4 +1,4 @@
-"""Generation: the static-cache path equals a straightforward full-recompute path; seeding is deterministic."""
+"""Generation: the static-cache path equals a full-recompute path; seeding is deterministic."""
 
 from __future__ import annotations
 
