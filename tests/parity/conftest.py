@@ -1,0 +1,171 @@
+"""Parity goldens for tests/parity: found in .cache/parity, or (re)built with the reference venv.
+
+When the goldens are missing or stale, this runs tools/parity/setup_venv.sh (if the venv is absent) and
+tools/parity/build_goldens.py. When that is impossible the parity tests FAIL under CI=true and skip locally,
+with the reason.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import json
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PARITY_TOOLS = REPO_ROOT / "tools" / "parity"
+SETUP_TIMEOUT_S = 1200
+BUILD_TIMEOUT_S = 900
+
+# Every case build_goldens.py writes (checked against MANIFEST.json by test_goldens_manifest.py).
+GENERATION_CASES = (
+    "customvoice_speaker",
+    "customvoice_speaker_auto",
+    "customvoice_instruct_dropped",
+    "customvoice_instruct",
+    "customvoice_dialect_auto",
+    "customvoice_dialect_chinese",
+    "voicedesign",
+    "voicedesign_auto",
+    "base_icl",
+    "base_icl_16k",
+    "base_xvector",
+    "customvoice_early_eos",
+)
+CLONE_PROMPT_CASES = ("clone_prompt_24k", "clone_prompt_16k", "clone_prompt_44k")
+CODEC_DECODE_CASES = ("codec_decode_9", "codec_decode_300")
+CODEC_ENCODE_CASES = ("codec_encode_24k", "codec_encode_16k")
+ALL_CASES = GENERATION_CASES + CLONE_PROMPT_CASES + CODEC_DECODE_CASES + CODEC_ENCODE_CASES
+
+
+def _manifest_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("parity_manifest", PARITY_TOOLS / "manifest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _must_not_skip() -> bool:
+    """CI=true (or the suite-wide QTTS_REQUIRE_SERVICES=1) turns unavailable goldens into a failure."""
+    ci = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+    return ci or os.environ.get("QTTS_REQUIRE_SERVICES") == "1"
+
+
+def _reference_python() -> Path:
+    return Path(os.environ.get("QREF_VENV", "/opt/qref-venv")) / "bin" / "python"
+
+
+@contextmanager
+def _build_lock(out_dir: Path) -> Iterator[None]:
+    """One builder at a time (several test sessions may share a checkout)."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(out_dir.parent / f"{out_dir.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _run(command: list[str], timeout_s: int) -> str | None:
+    """Runs a build step; returns None on success, else why it failed."""
+    env = {**os.environ, "PIP_DEFAULT_TIMEOUT": os.environ.get("PIP_DEFAULT_TIMEOUT", "30")}
+    try:
+        done = subprocess.run(
+            command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout_s, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return f"{' '.join(command)} timed out after {timeout_s} s"
+    except OSError as e:
+        return f"{' '.join(command)} could not start: {e}"
+    if done.returncode != 0:
+        return f"{' '.join(command)} failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}"
+    return None
+
+
+def _ensure_goldens(out_dir: Path) -> str | None:
+    """Makes out_dir hold current goldens; returns None when it does, else the reason it cannot."""
+    manifest = _manifest_module()
+    if manifest.is_current(out_dir):
+        return None
+    with _build_lock(out_dir):
+        if manifest.is_current(out_dir):  # another session built them while we waited
+            return None
+        python = _reference_python()
+        if not python.exists():
+            failure = _run(["bash", str(PARITY_TOOLS / "setup_venv.sh")], SETUP_TIMEOUT_S)
+            if failure is not None:
+                return f"the reference venv ({python.parent.parent}) cannot be made: {failure}"
+        failure = _run(
+            [str(python), str(PARITY_TOOLS / "build_goldens.py"), "--out", str(out_dir)], BUILD_TIMEOUT_S
+        )
+        if failure is not None:
+            return f"building the parity goldens failed: {failure}"
+    if not manifest.is_current(out_dir):
+        return f"build_goldens.py finished but {out_dir} is not current"
+    return None
+
+
+@pytest.fixture(scope="session")
+def goldens_dir() -> Path:
+    out_dir = _manifest_module().DEFAULT_OUT
+    reason = _ensure_goldens(out_dir)
+    if reason is not None:
+        if _must_not_skip():
+            pytest.fail(f"parity goldens unavailable: {reason}", pytrace=False)
+        pytest.skip(f"parity goldens unavailable: {reason}")
+    return out_dir
+
+
+@dataclass(frozen=True)
+class Golden:
+    name: str
+    inputs: dict[str, Any]
+    tensors: dict[str, np.ndarray]
+    checkpoint: Path
+
+    def __getitem__(self, tensor_name: str) -> np.ndarray:
+        return self.tensors[tensor_name]
+
+
+@pytest.fixture(scope="session")
+def golden(goldens_dir: Path) -> Callable[[str], Golden]:
+    from safetensors.numpy import load_file
+
+    cache: dict[str, Golden] = {}
+
+    def load(name: str) -> Golden:
+        if name not in cache:
+            case_dir = goldens_dir / name
+            inputs = json.loads((case_dir / "inputs.json").read_text(encoding="utf-8"))
+            tensors = load_file(str(case_dir / "tensors.safetensors"))
+            cache[name] = Golden(name, inputs, tensors, goldens_dir / inputs["checkpoint"])
+        return cache[name]
+
+    return load
+
+
+@pytest.fixture(scope="session")
+def engine_for() -> Callable[[Path], Any]:
+    """Our engine on a golden checkpoint (fp32, CPU), loaded once per session."""
+    from qwen_tts import TTSEngine
+
+    engines: dict[Path, Any] = {}
+
+    def load(checkpoint: Path) -> Any:
+        if checkpoint not in engines:
+            engines[checkpoint] = TTSEngine.from_pretrained(checkpoint, device="cpu", dtype="float32")
+        return engines[checkpoint]
+
+    return load
