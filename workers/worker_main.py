@@ -1,0 +1,168 @@
+"""``qwen3-tts worker --gpu N --models 0.6B-CustomVoice,0.6B-Base``: one Celery worker per GPU.
+
+The process pins itself to its GPU (``CUDA_VISIBLE_DEVICES=N``, set before anything imports torch), then runs
+a prefork worker with one child (``-c 1``). The child loads and warms every served model in
+``worker_process_init``, before it takes a task, and consumes one queue per model variant
+(``workers.contracts.model_queue``). Residency is bounded by a memory budget, least recently used out
+(``workers.residency``). Also runnable as ``python -m workers.worker_main``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from celery.signals import worker_process_init, worker_process_shutdown
+
+from common.redis_stream import StreamLimits
+from common.settings import Settings, SettingsError, load_settings
+from workers.celery_app import CONTROL_QUEUE, create_celery_app
+from workers.contracts import model_queue
+from workers.engine_host import ClonePromptProvider, Engine, JoinPolicy, RequestFactory, no_saved_voices
+from workers.residency import ModelResidency
+from workers.runtime import JobOptions, WorkerRuntime
+from workers.tasks import RuntimeSlot, register_tasks
+
+log = logging.getLogger(__name__)
+
+GPU_BUDGET_FRACTION = 0.9
+LoaderFactory = Callable[[Settings], Callable[[str], Engine]]
+
+
+def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--gpu", type=int, help="GPU index it owns (CUDA_VISIBLE_DEVICES); none = CPU")
+    parser.add_argument("--models", required=True, help="comma-separated model names it serves")
+    parser.add_argument("--hostname", help="Celery node name (default gpuN@host or cpu-PID@host)")
+    parser.add_argument("--loglevel", default="INFO")
+
+
+def parse_models(text: str, settings: Settings) -> list[str]:
+    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if not names:
+        raise SettingsError("--models needs at least one model name")
+    if unknown := [n for n in names if n not in settings.models]:
+        raise SettingsError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(settings.models)}")
+    return names
+
+
+def memory_budget(settings: Settings) -> int | None:
+    """Bytes of weights a worker keeps resident (``distributed.memory_budget_gb``, else 90% of its GPU)."""
+    if (gb := settings.distributed.memory_budget_gb) is not None:
+        return int(gb * 2**30)
+    if settings.device.startswith("cuda"):
+        import torch
+
+        return int(GPU_BUDGET_FRACTION * torch.cuda.get_device_properties(0).total_memory)
+    return None
+
+
+def release_memory() -> None:
+    gc.collect()
+    if (torch := sys.modules.get("torch")) is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def default_loader(settings: Settings) -> Callable[[str], Engine]:
+    from workers.engine_loading import engine_loader
+
+    return engine_loader(settings)
+
+
+def run_worker(
+    settings: Settings,
+    *,
+    models: Sequence[str],
+    gpu: int | None = None,
+    hostname: str | None = None,
+    loglevel: str = "INFO",
+    loader: LoaderFactory = default_loader,
+    make_request: RequestFactory | None = None,
+    clone_prompts: ClonePromptProvider = no_saved_voices,
+) -> None:
+    """Run a worker until it is stopped (SIGTERM: soft shutdown, running task finishes first)."""
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)  # before the child imports torch
+        if settings.device == "cpu":
+            settings = settings.model_copy(update={"device": "cuda"})
+    node = hostname or f"{f'gpu{gpu}' if gpu is not None else f'cpu-{os.getpid()}'}@{socket.gethostname()}"
+    app = create_celery_app(settings)
+    slot = RuntimeSlot()
+    register_tasks(app, slot)
+
+    def start_child(**_: Any) -> None:
+        import redis
+
+        from workers.engine_host import qwen_request
+
+        client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=30)
+        runtime = WorkerRuntime(
+            redis=client,
+            key_prefix=settings.distributed.key_prefix,
+            limits=StreamLimits.from_options(settings.distributed),
+            models=models,
+            residency=ModelResidency(
+                loader(settings), budget_bytes=memory_budget(settings), release=release_memory
+            ),
+            jobs=JobOptions(
+                make_request=make_request or qwen_request,
+                clone_prompts=clone_prompts,
+                max_frames_per_piece=settings.max_frames_per_piece,
+                join=JoinPolicy(pause_ms=settings.seam_pause_ms, fade_ms=settings.seam_fade_ms),
+            ),
+            hostname=node,
+        )
+        runtime.start()
+        slot.set(runtime)
+
+    def stop_child(**_: Any) -> None:
+        if slot.is_set:
+            slot().close()
+
+    worker_process_init.connect(start_child, weak=False)
+    worker_process_shutdown.connect(stop_child, weak=False)
+    queues = [model_queue(name) for name in models] + [CONTROL_QUEUE]
+    log.info("worker %s: models %s on %s", node, ", ".join(models), settings.device)
+    app.worker_main(
+        [
+            "worker",
+            "--pool=prefork",
+            "--concurrency=1",
+            f"--queues={','.join(queues)}",
+            f"--hostname={node}",
+            f"--loglevel={loglevel}",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="qwen3-tts worker", description="run a distributed-mode worker")
+    add_worker_arguments(parser)
+    args = parser.parse_args(argv)
+    return run_from_args(args, settings)
+
+
+def run_from_args(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    """The ``qwen3-tts worker`` subcommand (``common.cli`` calls this with its parsed arguments)."""
+    try:
+        settings = settings or load_settings()
+        models = parse_models(args.models, settings)
+        if settings.run_mode != "distributed":
+            raise SettingsError("a worker needs redis_url (QWEN_TTS_REDIS_URL=redis://host:6379/0)")
+    except SettingsError as e:
+        sys.stderr.write(f"qwen3-tts worker: {e}\n")
+        return 2
+    logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_worker(settings, models=models, gpu=args.gpu, hostname=args.hostname, loglevel=args.loglevel)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
