@@ -1,8 +1,10 @@
 """``qwen3-tts``: serve the API, manage API keys, upgrade the database schema.
 
 qwen3-tts serve [--host H] [--port P] [--model NAME|DIR|REPO] [--device D] [--dtype T] [--demo]
+qwen3-tts worker --models A,B [--gpu N] [--hostname NODE]   (distributed mode: QWEN_TTS_REDIS_URL set)
 qwen3-tts keys create NAME [--max-streams N] | keys list | keys revoke KEY_ID
 qwen3-tts db upgrade
+qwen3-tts voices import DIR | voices export DIR
 """
 
 from __future__ import annotations
@@ -36,6 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"])
     serve.add_argument("--demo", action="store_true", help="serve tiny random-weight models (audio is noise)")
 
+    worker = commands.add_parser(
+        "worker",
+        help="run a distributed-mode worker: qwen3-tts worker --gpu N --models A,B (see worker --help)",
+        add_help=False,
+        prefix_chars="\x00",  # every argument goes to workers.worker_main
+    )
+    worker.add_argument("worker_args", nargs=argparse.REMAINDER)
+
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(dest="action", required=True)
     create = keys.add_parser("create", help="create a key; its token is shown once")
     create.add_argument("name")
@@ -46,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="bring the schema to the newest migration (idempotent)")
+
+    voices = commands.add_parser("voices", help="voice library folders (the original server's layout)")
+    voice_actions = voices.add_subparsers(dest="action", required=True)
+    voice_import = voice_actions.add_parser("import", help="import DIR/profiles/<id>/meta.json (idempotent)")
+    voice_import.add_argument("directory", type=Path)
+    voice_export = voice_actions.add_parser("export", help="write every voice as DIR/profiles/<id>/")
+    voice_export.add_argument("directory", type=Path)
     return parser
 
 
@@ -62,10 +79,20 @@ def _serve_overrides(args: argparse.Namespace, base: Settings) -> dict[str, Any]
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from common.composition import serve_embedded
+    from common.composition import serve_distributed, serve_embedded
 
-    serve_embedded(load_settings(_serve_overrides(args, settings), config_path=args.config), demo=args.demo)
+    settings = load_settings(_serve_overrides(args, settings), config_path=args.config)
+    if settings.run_mode == "distributed":  # redis_url set: the engine runs in `qwen3-tts worker` processes
+        serve_distributed(settings)
+    else:
+        serve_embedded(settings, demo=args.demo)
     return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.worker_main import main as worker_main
+
+    return worker_main(args.worker_args, settings)
 
 
 def _keys(args: argparse.Namespace, settings: Settings) -> int:
@@ -100,6 +127,30 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _voices(args: argparse.Namespace, settings: Settings) -> int:
+    from common.composition import build_voice_library, open_stores
+    from common.voice_library_io import ProfileError, export_library, import_library
+
+    library = build_voice_library(settings, *open_stores(settings))
+    directory = args.directory.expanduser()
+    if args.action == "export":
+        written = export_library(library, directory)
+        sys.stdout.write(f"exported {len(written)} voice(s) to {directory}\n")
+        return 0
+    try:
+        report = import_library(library, directory)
+    except ProfileError as e:
+        sys.stderr.write(f"qwen3-tts: {e}\n")
+        return 2
+    for label, names in (("created", report.created), ("unchanged", report.unchanged)):
+        sys.stdout.write(f"{label}: {len(names)}{' (' + ', '.join(names) + ')' if names else ''}\n")
+    for name in report.conflicts:
+        sys.stdout.write(f"conflict: a different voice named {name!r} exists; left as it is\n")
+    for folder, reason in report.failed:
+        sys.stdout.write(f"failed: {folder}: {reason}\n")
+    return 1 if report.failed else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -107,7 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(
             level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-        handler = {"serve": _serve, "keys": _keys, "db": _db}[args.command]
+        handlers = {"serve": _serve, "worker": _worker, "keys": _keys, "db": _db, "voices": _voices}
+        handler = handlers[args.command]
         return handler(args, settings)
     except SettingsError as e:
         sys.stderr.write(f"qwen3-tts: {e}\n")

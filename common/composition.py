@@ -11,12 +11,17 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from common.settings import Settings
+from common.voice_library import VoiceLibrary
+from voice_store.blobs import BlobStore, LocalBlobStore
 from web.deps import Services
 from web.store_adapters import StoreApiKeys, StoreSavedVoices
 from workers.embedded import InProcessDispatcher
-from workers.engine_host import EngineHost, JoinPolicy
+from workers.engine_host import ClonePromptProvider, EngineHost, JoinPolicy, no_saved_voices
 from workers.engine_loading import engine_loader
+from workers.voice_prompts import ClonePromptCache, ModelKeys
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +56,14 @@ def demo_settings(settings: Settings, directory: Path) -> Settings:
     )
 
 
-def build_host(settings: Settings, loader: Any) -> EngineHost:
+def build_host(
+    settings: Settings, loader: Any, *, clone_prompts: ClonePromptProvider = no_saved_voices
+) -> EngineHost:
     return EngineHost(
         loader,
         model_names=list(settings.models),
         preload=list(dict.fromkeys([settings.default_model, *settings.preload_models])),
+        clone_prompts=clone_prompts,
         max_frames_per_piece=settings.max_frames_per_piece,
         join=JoinPolicy(pause_ms=settings.seam_pause_ms, fade_ms=settings.seam_fade_ms),
     )
@@ -69,26 +77,108 @@ def serve_embedded(settings: Settings, *, demo: bool = False) -> None:
 
     if demo:
         settings = demo_settings(settings, settings.resolved_data_dir / "demo-models")
-    host = build_host(settings, engine_loader(settings))
+    stores = open_stores(settings)
+    loader, prompts = build_clone_prompts(settings, *stores, engine_loader(settings))
+    host = build_host(settings, loader, clone_prompts=prompts)
     host.start()
     log.info("loading %s on %s", ", ".join(host.preload_models), settings.device)
     host.wait_ready()  # before binding the port: a missing checkpoint is a clear error, not a 503 loop
-    app = create_app(build_embedded_services(settings, host, demo=demo))
+    app = create_app(build_embedded_services(settings, host, demo=demo, stores=stores, prompts=prompts))
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
 
 
-def build_embedded_services(settings: Settings, host: EngineHost, *, demo: bool = False) -> Services:
-    """SQLite (schema brought to head by Alembic) + the in-process dispatcher over ``host``."""
+Stores = tuple[sessionmaker[Session], BlobStore]
+
+
+def open_stores(settings: Settings) -> Stores:
+    """The database (schema brought to head by Alembic) and the blob store the settings name."""
     from voice_store.db import create_db_engine, create_session_factory, upgrade_schema
 
     settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url
     upgrade_schema(url)
-    sessions = create_session_factory(create_db_engine(url))
+    return create_session_factory(create_db_engine(url)), build_blob_store(settings)
+
+
+def build_clone_prompts(
+    settings: Settings, sessions: sessionmaker[Session], blobs: BlobStore, loader: Any
+) -> tuple[Any, ClonePromptCache]:
+    """The saved voices' clone-prompt cache, and ``loader`` wrapped so the cache can name each model."""
+    keys = ModelKeys(settings.models)
+    return keys.track(loader), ClonePromptCache(sessions=sessions, blobs=blobs, model_key=keys)
+
+
+def build_voice_library(
+    settings: Settings, sessions: sessionmaker[Session], blobs: BlobStore, prompts: Any = None
+) -> VoiceLibrary:
+    """``prompts``: this process's ``ClonePromptCache``, told at once when a voice changes."""
+    forget = prompts.forget if prompts is not None else (lambda voice_id: None)
+    return VoiceLibrary(sessions=sessions, blobs=blobs, ffmpeg=settings.ffmpeg, on_change=forget)
+
+
+def build_embedded_services(
+    settings: Settings,
+    host: EngineHost,
+    *,
+    demo: bool = False,
+    stores: Stores | None = None,
+    prompts: ClonePromptCache | None = None,
+) -> Services:
+    """The in-process dispatcher over ``host``, with the SQLite/blob ``stores`` (opened here if not given)."""
+    sessions, blobs = stores or open_stores(settings)
     return Services(
         dispatcher=InProcessDispatcher(host, max_buffered_chunks=settings.max_buffered_chunks),
         settings=settings,
         api_keys=StoreApiKeys(sessions),
         saved_voices=StoreSavedVoices(sessions),
+        voice_library=build_voice_library(settings, sessions, blobs, prompts),
         demo=demo,
+    )
+
+
+def serve_distributed(settings: Settings) -> None:
+    """The API process of the distributed mode: Celery dispatcher, Redis chunk streams, Postgres, S3.
+
+    The schema must be at head (``qwen3-tts db upgrade``, run once per deploy); the models are in the workers.
+    """
+    import uvicorn
+
+    from web.app import create_app
+
+    app = create_app(build_distributed_services(settings))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+
+
+def build_distributed_services(settings: Settings) -> Services:
+    from voice_store.db import check_schema_current, create_db_engine, create_session_factory
+    from workers.dispatcher import CeleryDispatcher
+
+    engine = create_db_engine(settings.resolved_database_url)
+    check_schema_current(engine)  # a clear "run qwen3-tts db upgrade" instead of failing queries
+    sessions = create_session_factory(engine)
+    return Services(
+        dispatcher=CeleryDispatcher.from_settings(settings),
+        settings=settings,
+        api_keys=StoreApiKeys(sessions),
+        saved_voices=StoreSavedVoices(sessions),
+        voice_library=build_voice_library(settings, sessions, build_blob_store(settings)),
+    )
+
+
+def build_blob_store(settings: Settings) -> BlobStore:
+    """S3 (or MinIO) when ``s3.bucket`` is set, else the local blob directory."""
+    s3 = settings.s3
+    if not s3.bucket:
+        return LocalBlobStore(settings.resolved_blob_dir)
+    from voice_store.blobs.s3 import S3BlobStore
+
+    secret = s3.secret_access_key.get_secret_value() if s3.secret_access_key else None
+    return S3BlobStore(
+        bucket=s3.bucket,
+        endpoint_url=s3.endpoint_url,
+        region=s3.region,
+        access_key=s3.access_key_id,
+        secret_key=secret,
+        public_endpoint_url=s3.public_endpoint_url,
+        create_bucket=s3.create_bucket,
     )

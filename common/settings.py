@@ -25,6 +25,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from common.jobs.options import JobsOptions
+
 DEFAULT_CONFIG_PATH = Path("~/qwen3-tts/config.yaml")
 
 RELEASED_MODELS: dict[str, str] = {
@@ -77,6 +79,7 @@ class S3Options(BaseModel):
 
     bucket: str | None = None
     endpoint_url: str | None = Field(default=None, description="e.g. http://minio:9000; None for AWS")
+    public_endpoint_url: str | None = Field(default=None, description="host presigned URLs are signed for")
     region: str = "us-east-1"
     access_key_id: str | None = None
     secret_access_key: SecretStr | None = None
@@ -151,6 +154,8 @@ class Settings(BaseSettings):
     retry_after_s: int = Field(default=2, ge=1)
     max_buffered_chunks: int = Field(default=2, ge=1, description="chunks generated ahead of a slow client")
     ffmpeg: str = "ffmpeg"
+    # async jobs (/v1/jobs): limits, segmenting, webhook delivery
+    jobs: JobsOptions = JobsOptions()
 
     @model_validator(mode="after")
     def _known_models(self) -> Settings:
