@@ -6,12 +6,13 @@ distributed adapters) and tests build their own.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from web import catalog, health, speech
+from web import catalog, health, jobs_routes, speech
 from web.admission import Admission
 from web.deps import AppState, Services
 from web.errors import install_error_handlers
@@ -27,9 +28,13 @@ def create_app(services: Services) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await services.dispatcher.start()
+        if services.jobs is not None:
+            await asyncio.to_thread(services.jobs.start)
         try:
             yield
         finally:
+            if services.jobs is not None:
+                await asyncio.to_thread(services.jobs.close)
             await services.dispatcher.close()
 
     app = FastAPI(title="Qwen3-TTS server", version="0.1.0", lifespan=lifespan)
@@ -45,6 +50,6 @@ def create_app(services: Services) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for module in (speech, catalog, health):
+    for module in (speech, catalog, health, jobs_routes):
         app.include_router(module.router)
     return app

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from common.jobs.service import JobService
 from common.ports import Dispatcher
 from common.settings import Settings
 from web.admission import Admission
@@ -23,6 +24,7 @@ class Services:
     settings: Settings
     api_keys: ApiKeys = field(default_factory=OpenAccess)
     saved_voices: SavedVoices = field(default_factory=NoSavedVoices)
+    jobs: JobService | None = None  # the /v1/jobs API (None: not offered)
     demo: bool = False
 
 

@@ -1,0 +1,37 @@
+"""The ``jobs`` block of the service settings (``QWEN_TTS_JOBS__MAX_INPUT_CHARS=...`` etc.)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Standard Webhooks' suggested schedule: ~27 hours from the first attempt to the last.
+DEFAULT_RETRY_SCHEDULE_S = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+
+
+class JobsOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_input_chars: int = Field(default=1_000_000, ge=1, description="characters over all chapters")
+    max_chapters: int = Field(default=1000, ge=1)
+    max_chapter_title_chars: int = Field(default=200, ge=1)
+    segment_chars: int = Field(default=1200, ge=64, description="text per segment task (sentence-aware)")
+    max_segment_attempts: int = Field(
+        default=3, ge=1, description="a segment failing this often fails the job"
+    )
+    chapter_pause_ms: float = Field(default=600.0, ge=0, le=10_000, description="silence between segments")
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60, description="per delivery attempt")
+    webhook_retry_schedule_s: tuple[float, ...] = Field(
+        default=DEFAULT_RETRY_SCHEDULE_S, description="delay before each retry; its length caps the retries"
+    )
+    webhook_retry_jitter: float = Field(default=0.2, ge=0, lt=1, description="± fraction of each delay")
+    webhook_allow_private: bool = Field(
+        default=False, description="on-premises: allow loopback/private callback addresses (never metadata)"
+    )
+    relay_poll_s: float = Field(default=1.0, gt=0, le=60, description="embedded mode: outbox poll period")
+
+    @field_validator("webhook_retry_schedule_s")
+    @classmethod
+    def _positive(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(delay <= 0 for delay in value):
+            raise ValueError("every retry delay must be positive")
+        return value

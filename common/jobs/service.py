@@ -1,0 +1,212 @@
+"""The jobs service: what the API's routes call (sync; run it in a thread from async code).
+
+``create`` validates the chapters, segments them, checks the callback URL (SSRF guard), finds or creates the
+caller's webhook endpoint, writes the job and its segments, commits, and only then hands the job to the
+``JobQueue``. An ``Idempotency-Key`` replay returns the first job and enqueues nothing; with a different
+request it is a 409. Store errors become the client-facing ``common.errors`` here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from common.errors import InvalidRequest, NotFound, ServiceError
+from common.jobs.options import JobsOptions
+from common.jobs.ports import JobQueue
+from common.jobs.segmentation import Chapter, segment_chapters
+from common.webhooks.ssrf import Resolver, check_url, system_resolver
+from voice_store import job_transitions, jobs, webhooks
+from voice_store.blobs.port import BlobStore
+from voice_store.db import session_scope
+from voice_store.errors import ConflictError, InvalidInputError, NotFoundError, StoreError
+from voice_store.models.jobs import Job, JobStatus
+from voice_store.pagination import Page
+
+log = logging.getLogger(__name__)
+
+
+class JobConflict(ServiceError):
+    status = 409
+    type = "invalid_request_error"
+    code = "conflict"
+
+
+@dataclass(frozen=True, slots=True)
+class JobSubmission:
+    """A planned job: ``request`` is the canonical request (hashed for idempotency, kept on the job)."""
+
+    request: dict[str, Any]
+    model: str
+    chapters: Sequence[Chapter]
+    callback_url: str | None = None
+    idempotency_key: str | None = None
+    api_key_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedJob:
+    job: Job
+    created: bool
+    webhook_secret: str | None  # only when this request created the endpoint: shown once
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """Where a job output is: a presigned ``url``, or the blob to stream."""
+
+    key: str
+    url: str | None
+    filename: str
+    format: str
+
+
+class JobService:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        blobs: BlobStore,
+        queue: JobQueue,
+        options: JobsOptions,
+        max_piece_chars: int,
+        download_expiry: timedelta = timedelta(hours=1),
+        resolver: Resolver = system_resolver,
+    ) -> None:
+        self._sessions = sessions
+        self._blobs = blobs
+        self._queue = queue
+        self._options = options
+        self._max_piece_chars = max_piece_chars
+        self._download_expiry = download_expiry
+        self._resolver = resolver
+
+    def start(self) -> None:
+        self._queue.start()
+
+    def close(self) -> None:
+        self._queue.close()
+
+    @property
+    def options(self) -> JobsOptions:
+        return self._options
+
+    def create(self, submission: JobSubmission) -> CreatedJob:
+        self._check_chapters(submission.chapters)
+        segments = segment_chapters(submission.chapters, max_chars=self._options.segment_chars)
+        if not segments:
+            raise InvalidRequest("the job has no text to speak", param="input", code="empty_input")
+        if submission.callback_url is not None:
+            check_url(
+                submission.callback_url,
+                allow_private=self._options.webhook_allow_private,
+                resolver=self._resolver,
+            )
+        with _store_errors(), session_scope(self._sessions, write=True) as session:
+            endpoint_id, secret = self._endpoint(session, submission)
+            job, created = jobs.create_job(
+                session=session,
+                request=submission.request,
+                segments=segments,
+                api_key_id=submission.api_key_id,
+                idempotency_key=submission.idempotency_key,
+                webhook_endpoint_id=endpoint_id,
+            )
+            if not created:  # a replay: the first request enqueued it
+                return CreatedJob(job=job, created=False, webhook_secret=None)
+        self._queue.submit(job.id, model=submission.model, positions=list(range(len(segments))))
+        log.info("job %s queued: %d segments", job.id, len(segments))
+        return CreatedJob(job=job, created=True, webhook_secret=secret)
+
+    def get(self, job_id: str, *, api_key_id: str | None) -> Job:
+        with _store_errors(), session_scope(self._sessions) as session:
+            return jobs.get_job(session=session, job_id=job_id, api_key_id=api_key_id)
+
+    def list(
+        self, *, api_key_id: str | None, limit: int, cursor: str | None, status: JobStatus | None
+    ) -> Page[Job]:
+        with _store_errors(), session_scope(self._sessions) as session:
+            return jobs.list_jobs(
+                session=session, limit=limit, cursor=cursor, status=status, api_key_id=api_key_id
+            )
+
+    def cancel(self, job_id: str, *, api_key_id: str | None) -> Job:
+        with _store_errors(), session_scope(self._sessions, write=True) as session:
+            return job_transitions.cancel_job(session=session, job_id=job_id, api_key_id=api_key_id)
+
+    def delete(self, job_id: str, *, api_key_id: str | None) -> None:
+        """Delete a finished job, then its audio (segments and outputs)."""
+        with _store_errors(), session_scope(self._sessions, write=True) as session:
+            jobs.delete_job(session=session, job_id=job_id, api_key_id=api_key_id)
+        removed = self._blobs.delete_prefix(jobs.job_blob_prefix(job_id))
+        log.info("job %s deleted with %d blobs", job_id, removed)
+
+    def download(self, job_id: str, *, api_key_id: str | None, chapter: int | None = None) -> Download:
+        job = self.get(job_id, api_key_id=api_key_id)
+        if job.status is not JobStatus.SUCCEEDED or not job.outputs:
+            raise JobConflict(
+                f"job {job_id!r} has no audio yet: it is {job.status.value}", code="job_not_ready"
+            )
+        output = next((o for o in job.outputs if o.get("chapter") == chapter), None)
+        if output is None:
+            raise NotFound(f"job {job_id!r} has no chapter {chapter}", param="chapter")
+        suffix = "" if chapter is None else f"-chapter-{chapter + 1:03d}"
+        filename = f"{job_id}{suffix}.{output['format']}"
+        url = self._blobs.url_for(
+            output["blob_key"], expires_in=self._download_expiry, download_name=filename
+        )
+        return Download(key=output["blob_key"], url=url, filename=filename, format=output["format"])
+
+    def stream(self, key: str) -> Iterator[bytes]:
+        with _store_errors():
+            return self._blobs.stream(key)
+
+    # -- internals -----------------------------------------------------------------------------------------
+    def _check_chapters(self, chapters: Sequence[Chapter]) -> None:
+        options = self._options
+        if not chapters:
+            raise InvalidRequest("give `input` or at least one chapter", param="chapters")
+        if len(chapters) > options.max_chapters:
+            raise InvalidRequest(f"at most {options.max_chapters} chapters", param="chapters")
+        total = sum(len(c.text) for c in chapters)
+        if total > options.max_input_chars:
+            raise InvalidRequest(
+                f"the text is {total} characters long; the limit is {options.max_input_chars}",
+                param="input",
+                code="input_too_long",
+            )
+
+    def _endpoint(self, session: Session, submission: JobSubmission) -> tuple[str | None, str | None]:
+        url, key = submission.callback_url, submission.api_key_id
+        if url is None:
+            return None, None
+        if (endpoint := webhooks.find_webhook_endpoint(session=session, url=url, api_key_id=key)) is not None:
+            return endpoint.id, None
+        endpoint, secret = webhooks.create_webhook_endpoint(session=session, url=url, api_key_id=key)
+        return endpoint.id, secret
+
+
+class _store_errors:
+    """Turn ``voice_store`` errors into client-facing errors (the cause is kept)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: Any) -> bool:
+        if not isinstance(error, StoreError):
+            return False
+        mapped: ServiceError
+        if isinstance(error, NotFoundError):
+            mapped = NotFound(str(error))
+        elif isinstance(error, ConflictError):
+            mapped = JobConflict(str(error))
+        elif isinstance(error, InvalidInputError):
+            mapped = InvalidRequest(str(error))
+        else:
+            return False
+        raise mapped from error

@@ -1,0 +1,131 @@
+"""``/v1/jobs``: async synthesis of long texts (submit, poll, list, cancel, delete, download).
+
+Handlers parse, call ``common.jobs.service.JobService`` (sync, so in a thread) and shape the reply. A job is
+planned like a speech request (``web.speech_plan``: voice, model routing, language), then handed to the
+service, which commits it before anything is enqueued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi.responses import RedirectResponse, StreamingResponse
+
+from common.audio import FORMATS
+from common.errors import InvalidRequest, Unavailable
+from common.jobs.service import JobService, JobSubmission
+from voice_store.models.jobs import JobStatus
+from web.deps import CurrentKey, StateDep
+from web.jobs_schemas import CreatedJobView, JobRequest, JobView, job_view
+from web.speech_plan import Limits, plan_speech
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+def job_service(state: StateDep) -> JobService:
+    if state.services.jobs is None:
+        raise Unavailable("async jobs are not enabled on this server")
+    return state.services.jobs
+
+
+Jobs = Annotated[JobService, Depends(job_service)]
+
+
+@router.post("", status_code=202, response_model=CreatedJobView)
+async def create_job(
+    body: JobRequest,
+    state: StateDep,
+    key: CurrentKey,
+    jobs: Jobs,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> CreatedJobView:
+    chapters = body.chapter_list()
+    first_text = next((c.text for c in chapters if c.text.strip()), "")
+    settings = state.services.settings
+    plan = plan_speech(
+        body.speech_request(first_text),
+        await state.catalog.resolve(body.voice),
+        models=state.services.dispatcher.models(),
+        default_model=settings.default_model,
+        limits=Limits(max_input_chars=jobs.options.max_input_chars, max_piece_chars=settings.max_piece_chars),
+        request_id="job",
+    )
+    synthesis = plan.job.model_dump(mode="json", exclude={"request_id", "pieces"})
+    request = body.canonical() | {"synthesis": synthesis, "chapter_titles": [c.title for c in chapters]}
+    submission = JobSubmission(
+        request=request,
+        model=plan.job.model,
+        chapters=chapters,
+        callback_url=body.callback_url,
+        idempotency_key=idempotency_key,
+        api_key_id=key.id if key else None,
+    )
+    created = await asyncio.to_thread(jobs.create, submission)
+    if not created.created:
+        response.headers["Idempotent-Replayed"] = "true"
+    webhook = None
+    if created.webhook_secret is not None and created.job.webhook_endpoint_id is not None:
+        webhook = {"endpoint_id": created.job.webhook_endpoint_id, "secret": created.webhook_secret}
+    return CreatedJobView(**job_view(created.job).model_dump(), webhook=webhook)
+
+
+@router.get("", response_model=dict)
+def list_jobs(
+    key: CurrentKey,
+    jobs: Jobs,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    after: Annotated[
+        str | None, Query(max_length=200, description="next_cursor of the previous page")
+    ] = None,
+    status: JobStatus | None = None,
+) -> dict[str, object]:
+    page = jobs.list(api_key_id=key.id if key else None, limit=limit, cursor=after, status=status)
+    return {
+        "object": "list",
+        "data": [job_view(j).model_dump(mode="json") for j in page.items],
+        "has_more": page.next_cursor is not None,
+        "next_cursor": page.next_cursor,
+    }
+
+
+@router.get("/{job_id}", response_model=JobView)
+def get_job(job_id: str, key: CurrentKey, jobs: Jobs) -> JobView:
+    return job_view(jobs.get(job_id, api_key_id=key.id if key else None))
+
+
+@router.post("/{job_id}/cancel", response_model=JobView)
+def cancel_job(job_id: str, key: CurrentKey, jobs: Jobs) -> JobView:
+    return job_view(jobs.cancel(job_id, api_key_id=key.id if key else None))
+
+
+@router.delete("/{job_id}")
+def delete_job(job_id: str, key: CurrentKey, jobs: Jobs) -> dict[str, object]:
+    jobs.delete(job_id, api_key_id=key.id if key else None)
+    return {"id": job_id, "object": "job", "deleted": True}
+
+
+@router.get("/{job_id}/audio", response_class=Response)
+def job_audio(job_id: str, key: CurrentKey, jobs: Jobs) -> Response:
+    return _download(jobs, job_id, key.id if key else None, chapter=None)
+
+
+@router.get("/{job_id}/chapters/{chapter}/audio", response_class=Response)
+def chapter_audio(job_id: str, chapter: int, key: CurrentKey, jobs: Jobs) -> Response:
+    if chapter < 0:
+        raise InvalidRequest("chapter numbers start at 0", param="chapter")
+    return _download(jobs, job_id, key.id if key else None, chapter=chapter)
+
+
+def _download(jobs: JobService, job_id: str, api_key_id: str | None, *, chapter: int | None) -> Response:
+    download = jobs.download(job_id, api_key_id=api_key_id, chapter=chapter)
+    if download.url is not None:
+        return RedirectResponse(download.url, status_code=307)
+    return StreamingResponse(
+        jobs.stream(download.key),
+        media_type=FORMATS[download.format].content_type,
+        headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
+    )
+

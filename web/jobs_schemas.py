@@ -1,0 +1,151 @@
+"""Bodies of the async jobs API (``/v1/jobs``): the create request and the job view."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from common.jobs.segmentation import Chapter
+from voice_store.models.jobs import Job
+from web.schemas import ResponseFormat, SpeechRequest, VoiceObject
+
+MAX_METADATA_BYTES = 16 * 1024
+
+
+class ChapterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, max_length=200)
+    text: str
+
+
+class JobRequest(BaseModel):
+    """``POST /v1/jobs``: the speech parameters of ``/v1/audio/speech`` for a long text or chapters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(default="tts-1", min_length=1, max_length=100)
+    input: str | None = None
+    chapters: list[ChapterIn] | None = Field(default=None, min_length=1)
+    voice: str | VoiceObject
+    instructions: str | None = Field(default=None, max_length=4096)
+    response_format: ResponseFormat = "mp3"
+    speed: float = Field(default=1.0, ge=0.25, le=4.0)
+    language: str | None = Field(default=None, max_length=40)
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    temperature: float | None = Field(default=None, gt=0.0, le=5.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    top_k: int | None = Field(default=None, ge=1, le=100_000)
+    repetition_penalty: float | None = Field(default=None, gt=0.0, le=10.0)
+    callback_url: str | None = Field(default=None, max_length=2048)
+    metadata: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> JobRequest:
+        if (self.input is None) == (self.chapters is None):
+            raise ValueError("give exactly one of `input` (one text) or `chapters` ([{title, text}, ...])")
+        return self
+
+    @field_validator("metadata")
+    @classmethod
+    def _small_metadata(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and len(json.dumps(value)) > MAX_METADATA_BYTES:
+            raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON")
+        return value
+
+    def chapter_list(self) -> list[Chapter]:
+        if self.chapters is None:
+            return [Chapter(title=None, text=self.input or "")]
+        return [Chapter(title=c.title, text=c.text) for c in self.chapters]
+
+    def speech_request(self, text: str) -> SpeechRequest:
+        """The speech request for ``text``: a job is planned exactly like ``/v1/audio/speech``."""
+        fields = self.model_dump(exclude={"input", "chapters", "callback_url", "metadata"})
+        return SpeechRequest(**fields, input=text)
+
+    def canonical(self) -> dict[str, Any]:
+        """What identifies this request (for ``Idempotency-Key``): the text only as its digest."""
+        texts = json.dumps([[c.title, c.text] for c in self.chapter_list()], ensure_ascii=False)
+        body = self.model_dump(mode="json", exclude={"input", "chapters"})
+        return body | {"text_sha256": hashlib.sha256(texts.encode()).hexdigest()}
+
+
+class Progress(BaseModel):
+    segments_done: int
+    segments_total: int
+    percent: float
+    audio_seconds: float
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+
+
+class JobOutput(BaseModel):
+    chapter: int | None
+    title: str | None
+    format: str
+    duration_s: float | None
+    url: str
+
+
+class JobView(BaseModel):
+    id: str
+    object: Literal["job"] = "job"
+    status: str
+    model: str | None
+    response_format: str | None
+    progress: Progress
+    error: JobError | None
+    outputs: list[JobOutput]
+    metadata: dict[str, Any] | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class CreatedJobView(JobView):
+    webhook: dict[str, str] | None = Field(
+        default=None, description="{endpoint_id, secret}: the signing secret, shown only when first created"
+    )
+
+
+def output_url(job_id: str, chapter: int | None) -> str:
+    return f"/v1/jobs/{job_id}/audio" if chapter is None else f"/v1/jobs/{job_id}/chapters/{chapter}/audio"
+
+
+def job_view(job: Job) -> JobView:
+    request = job.request or {}
+    total = max(job.segments_total, 1)
+    return JobView(
+        id=job.id,
+        status=job.status.value,
+        model=request.get("synthesis", {}).get("model"),
+        response_format=request.get("response_format"),
+        progress=Progress(
+            segments_done=job.segments_done,
+            segments_total=job.segments_total,
+            percent=round(100.0 * job.segments_done / total, 1),
+            audio_seconds=round(job.audio_seconds, 3),
+        ),
+        error=JobError(code=job.error_code, message=job.error_message or "") if job.error_code else None,
+        outputs=[
+            JobOutput(
+                chapter=o.get("chapter"),
+                title=o.get("title"),
+                format=o["format"],
+                duration_s=o.get("duration_s"),
+                url=output_url(job.id, o.get("chapter")),
+            )
+            for o in job.outputs or []
+        ],
+        metadata=request.get("metadata"),
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )

@@ -1,0 +1,145 @@
+"""Finalize a job whose segments are all done: stitch, encode, store the outputs, finish the job.
+
+Per chapter, the segments are joined with the speech seam policy (``common.seams.SeamJoiner``: faded edges and
+a short pause); the whole-job file joins the chapters the same way with a longer pause. Audio streams through
+the encoder one segment at a time, so memory stays bounded by a segment, not by the book. Output keys are
+fixed per job, so a finalize that is run twice (a redelivered task) overwrites its own files, and
+``finish_job`` succeeds once: exactly one ``job.succeeded`` event reaches the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
+
+from common.audio import FORMATS, float_to_s16le, s16le_to_float, wav_header
+from common.encoder import encode_stream
+from common.jobs.blob_keys import chapter_key, whole_key
+from common.seams import SeamJoiner
+from voice_store.blobs.port import BlobStore
+from voice_store.db import session_scope
+from voice_store.job_transitions import finish_job
+from voice_store.jobs import get_job, list_segments
+from voice_store.models.jobs import JobStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StitchPolicy:
+    segment_pause_ms: float = 120.0
+    chapter_pause_ms: float = 600.0
+    fade_ms: float = 10.0
+    ffmpeg: str = "ffmpeg"
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    chapter: int
+    key: str
+    seconds: float
+
+
+def joined(parts: Iterable[Iterable[np.ndarray]], *, pause_ms: float, fade_ms: float) -> Iterator[np.ndarray]:
+    """Float audio of ``parts`` (each an iterable of sample blocks) joined by the seam policy."""
+    joiner = SeamJoiner(pause_ms=pause_ms, fade_ms=fade_ms)
+    parts = list(parts)
+    for index, part in enumerate(parts):
+        lead = joiner.start_piece()
+        if lead.size:
+            yield lead
+        for block in part:
+            if (out := joiner.feed(block)).size:
+                yield out
+        if (tail := joiner.end_piece(is_last=index == len(parts) - 1)).size:
+            yield tail
+
+
+class Finalizer:
+    def __init__(self, *, sessions: sessionmaker[Session], blobs: BlobStore, policy: StitchPolicy) -> None:
+        self._sessions = sessions
+        self._blobs = blobs
+        self._policy = policy
+
+    def finalize(self, job_id: str) -> bool:
+        """Stitch and finish ``job_id``; False when it is not ready or already finished (nothing done)."""
+        with session_scope(self._sessions) as session:
+            job = get_job(session=session, job_id=job_id)
+            if job.status.is_terminal:
+                return False
+            segments = list_segments(session=session, job_id=job_id)
+            if not segments or not all(s.is_done for s in segments):
+                return False
+            request: dict[str, Any] = job.request
+            parts = [_Segment(s.chapter, s.audio_blob_key or "", s.audio_seconds or 0.0) for s in segments]
+        outputs = self._write_outputs(job_id, request, parts)
+        with session_scope(self._sessions, write=True) as session:
+            finished = finish_job(session=session, job_id=job_id, status=JobStatus.SUCCEEDED, outputs=outputs)
+        log.info("job %s finalized: %d outputs", job_id, len(outputs))
+        return finished
+
+    def _write_outputs(self, job_id: str, request: dict[str, Any], parts: Sequence[_Segment]) -> list[dict]:
+        fmt, speed = request["response_format"], float(request.get("speed", 1.0))
+        titles: list[str | None] = request.get("chapter_titles") or [None]
+        chapters = [[p for p in parts if p.chapter == n] for n in range(len(titles))]
+        policy = self._policy
+        whole = whole_key(job_id, fmt)
+        self._encode_to(whole, self._book(chapters), fmt, speed)
+        outputs: list[dict[str, Any]] = [
+            {"chapter": None, "title": None, "blob_key": whole, "format": fmt, "duration_s": None}
+        ]
+        for number, chapter in enumerate(chapters):
+            key = whole if len(chapters) == 1 else chapter_key(job_id, number, fmt)
+            if key != whole:
+                self._encode_to(key, self._chapter(chapter), fmt, speed)
+            seconds = sum(p.seconds for p in chapter) + policy.segment_pause_ms / 1000 * (len(chapter) - 1)
+            output = {"chapter": number, "title": titles[number], "blob_key": key, "format": fmt}
+            outputs.append(output | {"duration_s": round(seconds / speed, 3)})
+        total = (
+            sum(o["duration_s"] for o in outputs[1:])
+            + policy.chapter_pause_ms / 1000 * (len(chapters) - 1) / speed
+        )
+        outputs[0]["duration_s"] = round(total, 3)
+        return outputs
+
+    def _segment_audio(self, segment: _Segment) -> Iterator[np.ndarray]:
+        yield s16le_to_float(self._blobs.get(segment.key))
+
+    def _chapter(self, chapter: Sequence[_Segment]) -> Iterator[np.ndarray]:
+        policy = self._policy
+        parts = (self._segment_audio(s) for s in chapter)
+        return joined(parts, pause_ms=policy.segment_pause_ms, fade_ms=policy.fade_ms)
+
+    def _book(self, chapters: Sequence[Sequence[_Segment]]) -> Iterator[np.ndarray]:
+        policy = self._policy
+        parts = (self._chapter(c) for c in chapters)
+        return joined(parts, pause_ms=policy.chapter_pause_ms, fade_ms=policy.fade_ms)
+
+    def _encode_to(self, key: str, audio: Iterator[np.ndarray], fmt: str, speed: float) -> None:
+        async def pcm() -> AsyncIterator[bytes]:
+            for block in audio:
+                yield float_to_s16le(block)
+
+        async def encode(sink: Any) -> None:
+            async for data in encode_stream(pcm(), fmt, speed=speed, ffmpeg=self._policy.ffmpeg):
+                sink.write(data)
+
+        with tempfile.TemporaryFile() as sink:
+            asyncio.run(encode(sink))
+            if fmt == "wav":  # the streaming header has unknown sizes: write the real ones
+                _fix_wav_sizes(sink)
+            sink.seek(0)
+            self._blobs.put(key, sink, content_type=FORMATS[fmt].content_type)
+
+
+def _fix_wav_sizes(sink: Any) -> None:
+    size = sink.seek(0, 2)
+    sink.seek(0)
+    sink.write(wav_header(size - len(wav_header(0))))

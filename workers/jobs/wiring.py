@@ -1,0 +1,91 @@
+"""Building the jobs pieces from settings (called by the composition root and the worker entry point)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from common.jobs.service import JobService
+from common.settings import Settings
+from common.webhooks.relay import OutboxRelay
+from voice_store.blobs.port import BlobStore
+from workers.engine_host import EngineHost
+from workers.job_tasks import JobWorker
+from workers.jobs.celery_queue import CeleryJobQueue
+from workers.jobs.embedded_queue import EmbeddedJobQueue
+from workers.jobs.finalize import Finalizer, StitchPolicy
+from workers.jobs.segments import SegmentRunner, Synthesize
+from workers.jobs.synthesis import HostSynthesizer
+
+
+def stitch_policy(settings: Settings) -> StitchPolicy:
+    return StitchPolicy(
+        segment_pause_ms=settings.seam_pause_ms,
+        chapter_pause_ms=settings.jobs.chapter_pause_ms,
+        fade_ms=settings.seam_fade_ms,
+        ffmpeg=settings.ffmpeg,
+    )
+
+
+def segment_runner(
+    settings: Settings, sessions: sessionmaker[Session], blobs: BlobStore, synthesize: Synthesize
+) -> SegmentRunner:
+    return SegmentRunner(
+        sessions=sessions,
+        blobs=blobs,
+        synthesize=synthesize,
+        max_attempts=settings.jobs.max_segment_attempts,
+        max_piece_chars=settings.max_piece_chars,
+    )
+
+
+def job_service(
+    settings: Settings, sessions: sessionmaker[Session], blobs: BlobStore, queue: Any
+) -> JobService:
+    return JobService(
+        sessions=sessions,
+        blobs=blobs,
+        queue=queue,
+        options=settings.jobs,
+        max_piece_chars=settings.max_piece_chars,
+        download_expiry=timedelta(seconds=settings.s3.presign_expiry_s),
+    )
+
+
+def embedded_job_service(
+    settings: Settings, host: EngineHost, sessions: sessionmaker[Session], blobs: BlobStore
+) -> JobService:
+    """Jobs run in this process: the in-process queue over the engine host thread."""
+    queue = EmbeddedJobQueue(
+        sessions=sessions,
+        runner=segment_runner(settings, sessions, blobs, HostSynthesizer(host)),
+        finalizer=Finalizer(sessions=sessions, blobs=blobs, policy=stitch_policy(settings)),
+        relay=OutboxRelay(sessions, options=settings.jobs),
+        poll_s=settings.jobs.relay_poll_s,
+    )
+    return job_service(settings, sessions, blobs, queue)
+
+
+def distributed_job_service(
+    settings: Settings, celery_app: Any, sessions: sessionmaker[Session], blobs: BlobStore
+) -> JobService:
+    """Jobs run on the Celery workers."""
+    return job_service(settings, sessions, blobs, CeleryJobQueue(celery_app))
+
+
+def job_worker(
+    settings: Settings,
+    celery_app: Any,
+    sessions: sessionmaker[Session],
+    blobs: BlobStore,
+    synthesize: Synthesize,
+) -> JobWorker:
+    """The job tasks' context in a worker process."""
+    return JobWorker(
+        runner=segment_runner(settings, sessions, blobs, synthesize),
+        finalizer=Finalizer(sessions=sessions, blobs=blobs, policy=stitch_policy(settings)),
+        relay=OutboxRelay(sessions, options=settings.jobs),
+        queue=CeleryJobQueue(celery_app),
+    )
