@@ -15,6 +15,7 @@ from voice_store.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+MIGRATION_LOCK_ID = 0x71777474_73000001  # arbitrary, fixed: "qwtts" + 1
 
 
 def _run(connection: Connection) -> None:
@@ -25,6 +26,10 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several API replicas may run `db upgrade` at once: one migrates, the others wait, then find
+            # nothing to do. The lock is released when the transaction ends.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
         context.run_migrations()
 
 

@@ -160,7 +160,7 @@ def downgrade_schema(url: str | URL, *, revision: str) -> None:
 
 def head_revision() -> str:
     """The newest migration revision shipped with this code."""
-    head = ScriptDirectory.from_config(alembic_config("sqlite:///unused")).get_current_head()
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
     if head is None:
         raise SchemaError("no migrations found")
     return head

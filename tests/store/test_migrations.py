@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,3 +109,26 @@ def test_models_and_migrations_check_detects_drift(database_url: str) -> None:
 def test_upgrade_to_unknown_revision_is_a_schema_error(tmp_path: Path) -> None:
     with pytest.raises(SchemaError):
         upgrade_schema(sqlite_url(tmp_path / "x.sqlite3"), revision="does-not-exist")
+
+
+def test_concurrent_upgrades_on_postgres_are_serialized() -> None:
+    """Several replicas running `db upgrade` at once (separate processes): all succeed, one migrates."""
+    check_reachable(admin_url())
+    script = "import sys; from voice_store.db import upgrade_schema; upgrade_schema(sys.argv[1])"
+    with temporary_database(admin_url(), prefix="qtts_concurrent") as url:
+        processes = [
+            subprocess.Popen([sys.executable, "-c", script, url], stderr=subprocess.PIPE, text=True)
+            for _ in range(3)
+        ]
+        failures = []
+        for process in processes:
+            _, stderr = process.communicate(timeout=120)
+            if process.returncode != 0:
+                failures.append(stderr[-2000:])
+        assert failures == []
+        assert _tables(url) == TABLES
+        engine = create_db_engine(url)
+        try:
+            assert current_revision(engine) == head_revision()
+        finally:
+            engine.dispose()
