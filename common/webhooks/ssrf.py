@@ -59,13 +59,17 @@ def refusal(address: IPAddress, *, allow_private: bool) -> str | None:
         return "a NAT64/6to4/Teredo address"
     if address.is_multicast:
         return "a multicast address"
-    if address.is_unspecified or address.is_reserved:
-        return "an unspecified or reserved address"
+    if address.is_unspecified:
+        return "an unspecified address"
     if address.is_link_local:
         return "a link-local address"
+    if address.is_loopback:
+        return None if allow_private else "a loopback address"
+    if address.is_reserved:
+        return "a reserved address"
     if address.is_global or allow_private:
         return None
-    return "a loopback address" if address.is_loopback else "a private address"
+    return "a private address"
 
 
 def check_url(url: str, *, allow_private: bool, resolver: Resolver = system_resolver) -> Target:

@@ -51,7 +51,9 @@ def job_settings(data_dir: Path, engines: Mapping[str, FakeEngine], **jobs: Any)
 
 
 @contextmanager
-def embedded_server(data_dir: Path, engines: Mapping[str, FakeEngine], **jobs: Any) -> Iterator[EmbeddedServer]:
+def embedded_server(
+    data_dir: Path, engines: Mapping[str, FakeEngine], **jobs: Any
+) -> Iterator[EmbeddedServer]:
     """Serve the API with jobs; a second server on the same ``data_dir`` resumes the first one's jobs."""
     settings = job_settings(data_dir, engines, **jobs)
     url = sqlite_url(data_dir / "store.sqlite3")
