@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from web import catalog, health, jobs_routes, speech
+from web import catalog, health, jobs_routes, speech, ui, voice_routes
 from web.admission import Admission
 from web.deps import AppState, Services
 from web.errors import install_error_handlers
@@ -50,6 +50,6 @@ def create_app(services: Services) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for module in (speech, catalog, health, jobs_routes):
+    for module in (speech, catalog, health, voice_routes, ui, jobs_routes):
         app.include_router(module.router)
     return app

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from common.jobs.service import JobService
 from common.ports import Dispatcher
 from common.settings import Settings
+from common.voice_library import VoiceLibrary
 from web.admission import Admission
 from web.auth import ApiKeys, KeyIdentity, OpenAccess, bearer_token
 from web.metrics import Metrics
@@ -24,6 +25,7 @@ class Services:
     settings: Settings
     api_keys: ApiKeys = field(default_factory=OpenAccess)
     saved_voices: SavedVoices = field(default_factory=NoSavedVoices)
+    voice_library: VoiceLibrary | None = None  # the /v1/voices API (None: not offered)
     jobs: JobService | None = None  # the /v1/jobs API (None: not offered)
     demo: bool = False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,6 +12,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from common.errors import RateLimited, ServiceError
+from voice_store.errors import (
+    AuthenticationError,
+    BlobStoreError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    StoreError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +39,28 @@ def _service_error(_: Request, exc: Exception) -> JSONResponse:
     if exc.status >= 500:
         log.error("request failed: %s", exc.message, exc_info=exc.__cause__ or exc)
     return envelope(exc.status, exc.message, type_=exc.type, code=exc.code, param=exc.param, headers=headers)
+
+
+_STORE_STATUSES: tuple[tuple[type[StoreError], int, str], ...] = (
+    (NotFoundError, 404, "invalid_request_error"),
+    (ConflictError, 409, "invalid_request_error"),
+    (InvalidInputError, 400, "invalid_request_error"),
+    (AuthenticationError, 401, "invalid_request_error"),
+    (BlobStoreError, 503, "server_error"),
+)
+
+
+def _store_error(_: Request, exc: Exception) -> JSONResponse:
+    """``voice_store``'s typed errors (messages are safe to show); the code is the class in snake_case
+    (``VoiceNameTaken`` → ``voice_name_taken``); anything unmapped is a 500."""
+    for family, status, type_ in _STORE_STATUSES:
+        if isinstance(exc, family):
+            if status >= 500:
+                log.error("storage failed: %s", exc, exc_info=exc)
+            code = re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
+            return envelope(status, str(exc), type_=type_, code=code)
+    log.error("storage error", exc_info=exc)
+    return internal_error()
 
 
 def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -64,5 +95,6 @@ def internal_error() -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,0 +1,157 @@
+"""The /v1/voices API over real HTTP, in both run modes: create (multipart, JSON), list, get, update, delete,
+OpenAI's POST /v1/audio/voices, the listing of saved voices, and what happens to the blobs."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+import pytest
+
+from tests.voices.conftest import VoiceServer, unique
+from tests.voices.fakes import recording
+from voice_store.voices import voice_blob_prefix
+
+TIMEOUT = 30
+
+
+def create(server: VoiceServer, name: str, **fields: object) -> httpx.Response:
+    audio = fields.pop("audio", None) or recording(2.0)
+    form = {"name": name, **{k: str(v) for k, v in fields.items()}}
+    return httpx.post(
+        f"{server.url}/v1/voices", data=form, files={"file": ("a.wav", audio)}, timeout=TIMEOUT
+    )
+
+
+def blob_keys(server: VoiceServer, voice_id: str) -> list[str]:
+    return list(server.stores.blobs.list_keys(voice_blob_prefix(voice_id)))
+
+
+def test_multipart_create_returns_the_profile_and_stores_both_audio_blobs(voice_server: VoiceServer) -> None:
+    name = unique("Ana")
+    response = create(voice_server, name, ref_text="Hello there.", language="English")
+    assert response.status_code == 201, response.text
+    voice = response.json()
+    assert voice["name"] == name and voice["voice"] == f"clone:{name}"
+    assert (voice["ref_text"], voice["language"], voice["x_vector_only"], voice["version"]) == (
+        "Hello there.",
+        "english",
+        False,
+        1,
+    )
+    assert voice["duration_s"] == pytest.approx(2.0, abs=0.01)
+    keys = blob_keys(voice_server, voice["id"])
+    assert sorted(k.rsplit("/", 1)[1] for k in keys) == ["original.wav", "reference.wav"]
+    normalized = httpx.get(f"{voice_server.url}/v1/voices/{voice['id']}/audio", timeout=TIMEOUT)
+    assert normalized.headers["content-type"] == "audio/wav"
+    assert int.from_bytes(normalized.content[24:28], "little") == 24_000  # the WAV's sample rate
+    original = httpx.get(f"{voice_server.url}/v1/voices/{voice['id']}/audio?original=true", timeout=TIMEOUT)
+    assert original.content == recording(2.0)
+
+
+def test_json_create_with_base64_audio_and_no_transcript_is_x_vector_only(voice_server: VoiceServer) -> None:
+    body = {"name": unique("Json"), "audio": base64.b64encode(recording(1.5, fmt="flac")).decode()}
+    response = httpx.post(f"{voice_server.url}/v1/voices", json=body, timeout=TIMEOUT)
+    assert response.status_code == 201, response.text
+    voice = response.json()
+    assert (voice["x_vector_only"], voice["ref_text"], voice["original_content_type"]) == (
+        True,
+        None,
+        "audio/flac",
+    )
+
+
+def test_names_are_unique_case_insensitively_and_a_clash_leaves_no_blobs(voice_server: VoiceServer) -> None:
+    name = unique("Clash")
+    assert create(voice_server, name, ref_text="x").status_code == 201
+    before = set(voice_server.stores.blobs.list_keys("voices/"))
+    response = create(voice_server, name.upper(), ref_text="y")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "voice_name_taken"
+    assert set(voice_server.stores.blobs.list_keys("voices/")) == before
+
+
+def test_list_pages_by_name_and_filters(voice_server: VoiceServer) -> None:
+    prefix = unique("Page")
+    names = [f"{prefix}-{letter}" for letter in "cab"]
+    for name in names:
+        assert create(voice_server, name, ref_text="t").status_code == 201
+    first = httpx.get(
+        f"{voice_server.url}/v1/voices", params={"name": prefix, "limit": 2}, timeout=TIMEOUT
+    ).json()
+    assert [v["name"] for v in first["data"]] == sorted(names)[:2] and first["has_more"]
+    second = httpx.get(
+        f"{voice_server.url}/v1/voices",
+        params={"name": prefix.lower(), "limit": 2, "after": first["next_cursor"]},
+        timeout=TIMEOUT,
+    ).json()
+    assert [v["name"] for v in second["data"]] == sorted(names)[2:]
+    assert second["next_cursor"] is None and not second["has_more"]
+
+
+def test_patch_renames_without_a_new_version_and_a_new_transcript_starts_one(
+    voice_server: VoiceServer,
+) -> None:
+    voice = create(voice_server, unique("Patch"), ref_text="one").json()
+    url = f"{voice_server.url}/v1/voices/{voice['id']}"
+    renamed = httpx.patch(url, json={"name": unique("Renamed")}, timeout=TIMEOUT).json()
+    assert renamed["version"] == 1 and renamed["name"] != voice["name"]
+    retext = httpx.patch(url, json={"ref_text": "two", "language": "german"}, timeout=TIMEOUT).json()
+    assert (retext["version"], retext["ref_text"], retext["language"]) == (2, "two", "german")
+    assert httpx.get(url, timeout=TIMEOUT).json() == retext
+
+
+def test_patch_with_new_audio_starts_a_version_and_deletes_the_old_audio(voice_server: VoiceServer) -> None:
+    voice = create(voice_server, unique("Reaudio"), ref_text="one").json()
+    old_keys = set(blob_keys(voice_server, voice["id"]))
+    response = httpx.patch(
+        f"{voice_server.url}/v1/voices/{voice['id']}",
+        files={"file": ("b.mp3", recording(3.0, fmt="mp3", frequency=500))},
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 200, response.text
+    updated = response.json()
+    assert updated["version"] == 2 and updated["duration_s"] == pytest.approx(3.0, abs=0.1)
+    new_keys = set(blob_keys(voice_server, voice["id"]))
+    assert new_keys.isdisjoint(old_keys) and len(new_keys) == 2
+
+
+def test_delete_removes_the_profile_its_blobs_and_its_cached_prompts(voice_server: VoiceServer) -> None:
+    name = unique("Gone")
+    voice = create(voice_server, name, ref_text="Some words.").json()
+    speech = httpx.post(
+        f"{voice_server.url}/v1/audio/speech",
+        json={"model": "tts-1", "voice": f"clone:{name}", "input": "Hi", "response_format": "pcm"},
+        timeout=TIMEOUT,
+    )
+    assert speech.status_code == 200, speech.text
+    assert any(key.endswith(".npz") for key in blob_keys(voice_server, voice["id"]))
+    deleted = httpx.delete(f"{voice_server.url}/v1/voices/{voice['id']}", timeout=TIMEOUT)
+    assert deleted.json() == {"id": voice["id"], "object": "voice.deleted", "deleted": True}
+    assert blob_keys(voice_server, voice["id"]) == []
+    assert all(key[0] != voice["id"] for key in voice_server.prompts._lru)
+    again = httpx.get(f"{voice_server.url}/v1/voices/{voice['id']}", timeout=TIMEOUT)
+    assert again.status_code == 404 and again.json()["error"]["code"] == "voice_not_found"
+    gone = httpx.post(
+        f"{voice_server.url}/v1/audio/speech",
+        json={"model": "tts-1", "voice": f"clone:{name}", "input": "Hi"},
+        timeout=TIMEOUT,
+    )
+    assert gone.status_code == 404
+
+
+def test_openai_create_voice_maps_onto_the_same_store_and_is_listed(voice_server: VoiceServer) -> None:
+    name = unique("Oai")
+    response = httpx.post(
+        f"{voice_server.url}/v1/audio/voices",
+        data={"name": name, "consent": "cons_123"},
+        files={"audio_sample": ("s.m4a", recording(2.0, fmt="m4a"), "audio/mp4")},
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["object"] == "audio.voice" and created["name"] == name
+    assert httpx.get(f"{voice_server.url}/v1/voices/{created['id']}", timeout=TIMEOUT).json()["name"] == name
+    listing = httpx.get(f"{voice_server.url}/v1/audio/voices", timeout=TIMEOUT).json()["voices"]
+    ids = [v["id"] for v in listing]
+    assert f"clone:{name}" in ids and "Vivian" in ids  # saved voices next to the built-in speakers
