@@ -14,6 +14,7 @@ or redelivered task never starts.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import deque
@@ -28,6 +29,7 @@ from common.redis_stream import CANCELLED, EOF, ERROR, KIND, MESSAGE, PCM, SEQ, 
 log = logging.getLogger(__name__)
 
 BATCH = 64
+_pending_cancels: set[asyncio.Task[None]] = set()  # strong references until each cancel is written
 
 
 class RedisChunkStream:
@@ -134,9 +136,17 @@ class RedisChunkStream:
             )
 
     async def _stop_producer(self) -> None:
+        """Set the cancel key from a task of its own: the caller may be a cancelled task (the server cancels
+        the response when the client disconnects), where any await of its own would be cancelled too."""
         if self._ended:
             return
         self._end()
+        task = asyncio.get_running_loop().create_task(self._send_cancel())
+        _pending_cancels.add(task)
+        task.add_done_callback(_pending_cancels.discard)
+        await asyncio.shield(task)
+
+    async def _send_cancel(self) -> None:
         try:
             await self._client.set(self._keys.cancel, self._num_read, ex=self._limits.ttl_s)
         except RedisError as e:  # the worker then runs to its end; the stream still expires

@@ -92,7 +92,11 @@ class DistributedOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    key_prefix: str = Field(default="qwen3-tts:", description="in front of every Redis key, queues included")
+    key_namespace: str = Field(
+        default="qwen3-tts",
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="every Redis key of this deployment (Celery queues included) starts with '<namespace>:'",
+    )
     task_time_limit_s: int = Field(default=900, ge=10, description="hard limit: the worker child is killed")
     task_soft_time_limit_s: int = Field(default=870, ge=5, description="the task ends with an error entry")
     visibility_timeout_s: int = Field(default=3600, description="unacked task redelivery; > hard limit")
@@ -106,6 +110,10 @@ class DistributedOptions(BaseModel):
     memory_budget_gb: float | None = Field(
         default=None, gt=0, description="resident models per worker; None = 90% of the GPU, no cap on CPU"
     )
+
+    @property
+    def key_prefix(self) -> str:
+        return f"{self.key_namespace}:"
 
     @model_validator(mode="after")
     def _limits_ordered(self) -> DistributedOptions:

@@ -53,6 +53,12 @@ class StreamPayload(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     job: SynthesisJob
+    stream_id: str = Field(
+        min_length=1,
+        max_length=200,
+        description="names the request's chunk-stream keys; unique per submission (the request id is "
+        "client-supplied and may repeat), so two requests can never share audio",
+    )
 
 
 class CanaryPayload(BaseModel):

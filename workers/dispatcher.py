@@ -97,11 +97,12 @@ class CeleryDispatcher:
         if job.model not in self._models:
             served = ", ".join(self._models) or "none"
             raise Unavailable(f"no live worker serves model {job.model!r} (served: {served})")
-        keys = StreamKeys.of(self._options.key_prefix, job.request_id)
+        stream_id = f"{job.request_id}.{secrets.token_hex(8)}"
+        keys = StreamKeys.of(self._options.key_prefix, stream_id)
         stream = RedisChunkStream(self._redis, keys, self._limits, on_end=self._done)
         self._in_flight += 1
         try:
-            await asyncio.to_thread(self._send_stream_task, job)
+            await asyncio.to_thread(self._send_stream_task, StreamPayload(job=job, stream_id=stream_id))
         except Exception as e:
             self._done()
             raise Unavailable(f"could not queue the request: {e}") from e
@@ -115,11 +116,11 @@ class CeleryDispatcher:
         with self._app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1)
 
-    def _send_stream_task(self, job: SynthesisJob) -> None:
+    def _send_stream_task(self, payload: StreamPayload) -> None:
         self._app.send_task(
             SYNTHESIZE_STREAM_TASK,
-            args=[StreamPayload(job=job).model_dump(mode="json")],
-            queue=model_queue(job.model),
+            args=[payload.model_dump(mode="json")],
+            queue=model_queue(payload.job.model),
             expires=self._limits.start_timeout_s,
         )
 

@@ -85,8 +85,8 @@ class WorkerRuntime:
         self._residency.clear()
 
     # -- tasks ---------------------------------------------------------------------------------------------
-    def run_stream(self, job: SynthesisJob) -> None:
-        keys = StreamKeys.of(self._prefix, job.request_id)
+    def run_stream(self, job: SynthesisJob, *, stream_id: str) -> None:
+        keys = StreamKeys.of(self._prefix, stream_id)
         writer = RedisChunkWriter(self._redis, keys, self._limits, owner=self._owner)
         if not writer.claim():
             why = "its client is gone" if writer.is_cancelled else "already claimed (a redelivery)"

@@ -33,7 +33,8 @@ class RuntimeSlot:
 def register_tasks(app: Celery, runtime: Callable[[], WorkerRuntime]) -> None:
     @app.task(name=SYNTHESIZE_STREAM_TASK, acks_late=True, reject_on_worker_lost=True)
     def synthesize_stream(payload: dict[str, Any]) -> None:
-        runtime().run_stream(StreamPayload.model_validate(payload).job)
+        task = StreamPayload.model_validate(payload)
+        runtime().run_stream(task.job, stream_id=task.stream_id)
 
     @app.task(name=CANARY_TASK, acks_late=False)
     def canary(payload: dict[str, Any]) -> None:
