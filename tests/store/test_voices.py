@@ -188,7 +188,8 @@ def test_list_voices_paginates_by_name_with_filter(session: Session) -> None:
         cursor = page.next_cursor
         if cursor is None:
             break
-    assert seen == [f"{tag} a", f"{tag} b", f"{tag} C", f"{tag} D", f"{tag} E", f"other {tag}"]
+    assert seen == sorted(names, key=str.casefold)  # code-point order of the casefolded names
+    assert seen[seen.index(f"{tag} a") :][:5] == [f"{tag} a", f"{tag} b", f"{tag} C", f"{tag} D", f"{tag} E"]
 
     assert list_voices(session=session, limit=100, name_filter=f"{tag} d").items[0].name == f"{tag} D"
     assert list_voices(session=session, limit=5, name_filter=f"{tag}%").items == []  # wildcards are literal
