@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+POSTGRES_CONNECT_TIMEOUT_S = 10
 _SQLITE_BEGIN_OPTION = "voice_store_sqlite_begin"
 
 
@@ -89,7 +90,16 @@ def create_db_engine(url: str | URL, *, echo: bool = False, pool_size: int = 5) 
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+    return create_engine(
+        parsed,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        connect_args={
+            "connect_timeout": POSTGRES_CONNECT_TIMEOUT_S
+        },  # an unreachable server fails, not hangs
+    )
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -55,6 +55,8 @@ def start_segment(
     *, session: Session, job_id: str, position: int, max_attempts: int, now: datetime | None = None
 ) -> SegmentStart:
     """Count an attempt and mark the segment running, unless it is done, its job finished, or it is spent."""
+    if max_attempts < 1:
+        raise InvalidInputError(f"max_attempts must be at least 1, got {max_attempts}")
     now = now or utcnow()
     job = lock_job(session, job_id)
     segment = _segment(session, job_id, position)

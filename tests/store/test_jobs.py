@@ -39,6 +39,7 @@ from voice_store.jobs import (
     list_unfinished_job_ids,
 )
 from voice_store.models import Job, JobSegment, JobStatus, SegmentStatus
+from voice_store.models.base import new_id
 
 REQUEST = {"input": "Hello. World.", "voice": "alloy", "response_format": "mp3", "metadata": {"book": 7}}
 
@@ -228,6 +229,8 @@ def test_unknown_segment_and_non_terminal_finish(session: Session) -> None:
         start_segment(session=session, job_id=job.id, position=5, max_attempts=3)
     with pytest.raises(InvalidInputError):
         finish_job(session=session, job_id=job.id, status=JobStatus.RUNNING)
+    with pytest.raises(InvalidInputError):
+        start_segment(session=session, job_id=job.id, position=0, max_attempts=0)
 
 
 @pytest.fixture
@@ -278,3 +281,32 @@ def test_concurrent_segment_completions_lose_no_update(committing_sessions: sess
             4.0,
             JobStatus.RUNNING,
         )
+
+
+def test_concurrent_replays_of_one_idempotency_key_create_one_job(
+    committing_sessions: sessionmaker[Session],
+) -> None:
+    key = f"race-{new_id('x')}"
+    results: list[tuple[str, bool]] = []
+    errors: list[BaseException] = []
+    go = threading.Barrier(4, timeout=30)
+
+    def submit() -> None:
+        try:
+            go.wait()
+            with session_scope(committing_sessions, write=True) as session:
+                job, created = create_job(
+                    session=session, request=REQUEST, segments=[SegmentSpec("x")], idempotency_key=key
+                )
+                results.append((job.id, created))
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert len({job_id for job_id, _ in results}) == 1
+    assert sorted(created for _, created in results) == [False, False, False, True]
