@@ -7,6 +7,8 @@ Run through ``voice_store.db.upgrade_schema(url)`` / ``qwen3-tts db upgrade``, o
 
 from __future__ import annotations
 
+from logging.config import fileConfig
+
 from alembic import context
 from sqlalchemy.engine import Connection
 
@@ -14,6 +16,8 @@ from voice_store.db import create_db_engine
 from voice_store.models import Base
 
 config = context.config
+if config.config_file_name is not None:  # the `alembic` command line; the service configures its own logging
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 target_metadata = Base.metadata
 MIGRATION_LOCK_ID = 0x71777474_73000001  # arbitrary, fixed: "qwtts" + 1
 
