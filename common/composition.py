@@ -21,6 +21,7 @@ from web.store_adapters import StoreApiKeys, StoreSavedVoices
 from workers.embedded import InProcessDispatcher
 from workers.engine_host import ClonePromptProvider, EngineHost, JoinPolicy, no_saved_voices
 from workers.engine_loading import engine_loader
+from workers.jobs.wiring import embedded_job_service
 from workers.voice_prompts import ClonePromptCache, ModelKeys
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ def build_embedded_services(
         api_keys=StoreApiKeys(sessions),
         saved_voices=StoreSavedVoices(sessions),
         voice_library=build_voice_library(settings, sessions, blobs, prompts),
+        jobs=embedded_job_service(settings, host, sessions, blobs),
         demo=demo,
     )
 
@@ -151,17 +153,21 @@ def serve_distributed(settings: Settings) -> None:
 
 def build_distributed_services(settings: Settings) -> Services:
     from voice_store.db import check_schema_current, create_db_engine, create_session_factory
+    from workers.celery_app import create_celery_app
     from workers.dispatcher import CeleryDispatcher
+    from workers.jobs.wiring import distributed_job_service
 
     engine = create_db_engine(settings.resolved_database_url)
     check_schema_current(engine)  # a clear "run qwen3-tts db upgrade" instead of failing queries
     sessions = create_session_factory(engine)
+    blobs = build_blob_store(settings)
     return Services(
         dispatcher=CeleryDispatcher.from_settings(settings),
         settings=settings,
         api_keys=StoreApiKeys(sessions),
         saved_voices=StoreSavedVoices(sessions),
-        voice_library=build_voice_library(settings, sessions, build_blob_store(settings)),
+        voice_library=build_voice_library(settings, sessions, blobs),
+        jobs=distributed_job_service(settings, create_celery_app(settings), sessions, blobs),
     )
 
 

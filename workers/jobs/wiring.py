@@ -1,9 +1,12 @@
-"""Building the jobs pieces from settings (called by the composition root and the worker entry point)."""
+"""Building the jobs pieces from settings (called by the composition root and the worker entry point).
+
+The Celery-side pieces are imported inside their builders, so the embedded mode never imports Celery.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -12,12 +15,13 @@ from common.settings import Settings
 from common.webhooks.relay import OutboxRelay
 from voice_store.blobs.port import BlobStore
 from workers.engine_host import EngineHost
-from workers.job_tasks import JobWorker
-from workers.jobs.celery_queue import CeleryJobQueue
 from workers.jobs.embedded_queue import EmbeddedJobQueue
 from workers.jobs.finalize import Finalizer, StitchPolicy
 from workers.jobs.segments import SegmentRunner, Synthesize
 from workers.jobs.synthesis import HostSynthesizer
+
+if TYPE_CHECKING:
+    from workers.job_tasks import JobWorker
 
 
 def stitch_policy(settings: Settings) -> StitchPolicy:
@@ -72,6 +76,8 @@ def distributed_job_service(
     settings: Settings, celery_app: Any, sessions: sessionmaker[Session], blobs: BlobStore
 ) -> JobService:
     """Jobs run on the Celery workers."""
+    from workers.jobs.celery_queue import CeleryJobQueue
+
     return job_service(settings, sessions, blobs, CeleryJobQueue(celery_app))
 
 
@@ -83,6 +89,9 @@ def job_worker(
     synthesize: Synthesize,
 ) -> JobWorker:
     """The job tasks' context in a worker process."""
+    from workers.job_tasks import JobWorker
+    from workers.jobs.celery_queue import CeleryJobQueue
+
     return JobWorker(
         runner=segment_runner(settings, sessions, blobs, synthesize),
         finalizer=Finalizer(sessions=sessions, blobs=blobs, policy=stitch_policy(settings)),
