@@ -1,100 +1,104 @@
 """Tiny random-weight checkpoints in the released on-disk layout, written by our own classes.
 
 For the demo server and self-contained tests: every feature works (CustomVoice speakers and dialects,
-VoiceDesign, Base cloning), the audio is noise. Configs and tokenizer files come from ``tiny_spec``.
+VoiceDesign, Base cloning); the audio is noise. The configs and tokenizer files come from ``tiny_spec`` and
+the initialisation rules from ``tiny_weights`` — the same ones the parity goldens are built with, from the
+official classes, so both kinds of tiny checkpoint have the same files, tensor names, shapes and scales.
 """
 
 from __future__ import annotations
 
 import json
-import math
+import re
 from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
-from torch import nn
 
-from . import tiny_spec
+from . import tiny_spec, tiny_weights
 from .codec import CodecConfig, SpeechTokenizer
+from .codec.weights import to_our_names
 from .config import ModelConfig
 from .loading import official_name
 from .model import TTSModel
 from .speaker_encoder import SpeakerEncoder
 
-TARGET_WAVE_STD = 0.3
+# The released size of each model type (VoiceDesign exists only as 1.7B).
+DEFAULT_SIZES = {"custom_voice": "0b6", "voice_design": "1b7", "base": "0b6"}
+# Our speech-tokenizer names -> the official checkpoint's: the inverse of codec.weights.RENAMES.
+_CODEC_OFFICIAL_NAMES: tuple[tuple[str, str], ...] = (
+    (r"^decoder\.quantizer\.(rvq_first|rvq_rest)\.codebooks\.(\d+)\.",
+     r"decoder.quantizer.\1.vq.layers.\2._codebook."),
+    (r"^encoder\.encoder\.encoder_seanet\.layers\.", "encoder.encoder.layers."),
+    (r"^encoder\.encoder\.encoder_transformer\.", "encoder.encoder_transformer."),
+    (r"^encoder\.encoder\.downsample\.", "encoder.downsample."),
+)  # fmt: skip
+_CODEC_SEED_OFFSET = 7
 
 
-@torch.no_grad()
-def randomize(module: nn.Module, seed: int) -> None:
-    """Deterministic weights that keep activations in a sane range (fan-in scaled, norms near 1)."""
-    gen = torch.Generator().manual_seed(seed)
+def write_tiny_checkpoint(
+    directory: str | Path, model_type: str, size: str | None = None, seed: int = 0
+) -> Path:
+    """Writes a complete model directory for ``model_type`` ("custom_voice" | "voice_design" | "base"):
+    config.json, generation_config.json, model.safetensors, the text-tokenizer files and speech_tokenizer/.
 
-    def fill(t: torch.Tensor, std: float, mean: float = 0.0) -> None:
-        t.copy_(torch.randn(t.shape, generator=gen) * std + mean)
-
-    for name, tensor in module.state_dict(keep_vars=True).items():
-        if not tensor.is_floating_point():
-            continue
-        leaf = name.rsplit(".", 1)[-1]
-        if tensor.ndim >= 2 and "embed" not in name and "codebook" not in name:
-            fill(tensor, 1.0 / math.sqrt(tensor[0].numel()))
-        elif tensor.ndim >= 2:
-            fill(tensor, 1.0)
-        elif leaf == "weight":  # norms
-            fill(tensor, 0.1, mean=1.0)
-        elif leaf == "scale":  # layer scale
-            tensor.copy_(torch.rand(tensor.shape, generator=gen) * 0.1 + 0.05)
-        elif leaf in ("alpha", "beta"):
-            fill(tensor, 0.2)
-        elif leaf == "cluster_usage":
-            tensor.copy_(torch.rand(tensor.shape, generator=gen) + 0.5)
-        else:
-            fill(tensor, 0.02)
-
-
-@torch.no_grad()
-def _calibrated_codec(seed: int) -> SpeechTokenizer:
-    codec = SpeechTokenizer(CodecConfig.from_dict(tiny_spec.speech_tokenizer_config())).eval()
-    randomize(codec, seed)
-    last_conv = [m for m in codec.decoder.modules() if isinstance(m, nn.Conv1d)][-1]
-    codes = torch.randint(
-        0,
-        tiny_spec.CODEBOOK_SIZE,
-        (1, 6, tiny_spec.NUM_CODE_GROUPS),
-        generator=torch.Generator().manual_seed(seed),
-    )
-    captured: list[torch.Tensor] = []
-    hook = last_conv.register_forward_hook(lambda _m, _i, out: captured.append(out))
-    codec.decoder(codes)
-    hook.remove()
-    std = float(captured[0].std())  # before the decoder's clamp to [-1, 1]: one linear rescale is exact
-    if math.isfinite(std) and std > 0:
-        last_conv.weight.mul_(TARGET_WAVE_STD / std)
-        if last_conv.bias is not None:
-            last_conv.bias.mul_(TARGET_WAVE_STD / std)
-    return codec
-
-
-def write_tiny_checkpoint(directory: str | Path, model_type: str, size: str = "0b6", seed: int = 0) -> Path:
-    """Writes config.json, generation_config.json, model.safetensors, tokenizer files, speech_tokenizer/."""
+    ``size`` ("0b6" | "1b7") picks the shape family (default: the released size of the type); ``seed``
+    makes the weights. Returns ``directory``.
+    """
+    if model_type not in tiny_spec.MODEL_TYPES:
+        raise ValueError(f"model_type must be one of {', '.join(tiny_spec.MODEL_TYPES)}, got {model_type!r}")
+    size = size or DEFAULT_SIZES[model_type]
     directory = Path(directory)
     raw_config = tiny_spec.model_config(model_type, size)
     config = ModelConfig.from_dict(raw_config)
     speaker_encoder = SpeakerEncoder(config.speaker_encoder) if model_type == "base" else None
     model = TTSModel(config, speaker_encoder)
-    randomize(model, seed)
-    directory.mkdir(parents=True, exist_ok=True)
-    tensors = {official_name(k): v.contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(directory / "model.safetensors"))
-    (directory / "config.json").write_text(json.dumps(raw_config, indent=2) + "\n", encoding="utf-8")
+    tiny_weights.init_weights(model, seed)
 
-    codec_dir = directory / "speech_tokenizer"
-    codec_dir.mkdir(exist_ok=True)
-    codec = _calibrated_codec(seed + 1)
+    (directory / "speech_tokenizer").mkdir(parents=True, exist_ok=True)
     save_file(
-        {k: v.contiguous() for k, v in codec.state_dict().items()}, str(codec_dir / "model.safetensors")
+        {official_name(name): t.contiguous() for name, t in model.state_dict().items()},
+        str(directory / "model.safetensors"),
     )
-    codec_config = json.dumps(tiny_spec.speech_tokenizer_config(), indent=2) + "\n"
-    (codec_dir / "config.json").write_text(codec_config, encoding="utf-8")
+    _write_json(directory / "config.json", raw_config)
+    save_file(
+        _codec_tensors(seed + _CODEC_SEED_OFFSET), str(directory / "speech_tokenizer" / "model.safetensors")
+    )
+    _write_json(directory / "speech_tokenizer" / "config.json", tiny_spec.speech_tokenizer_config())
     tiny_spec.write_support_files(directory)
     return directory
+
+
+@torch.no_grad()
+def _codec_tensors(seed: int) -> dict[str, torch.Tensor]:
+    """The speech tokenizer's tensors under the official checkpoint names, output gain calibrated."""
+    codec = SpeechTokenizer(CodecConfig.from_dict(tiny_spec.speech_tokenizer_config())).eval()
+    tiny_weights.init_weights(codec, seed)
+    gen = torch.Generator().manual_seed(seed)
+    codes = torch.randint(0, tiny_spec.CODEBOOK_SIZE, (1, 12, tiny_spec.NUM_CODE_GROUPS), generator=gen)
+    final_conv = [m for m in codec.decoder.modules() if isinstance(m, torch.nn.Conv1d)][-1]
+    tiny_weights.calibrate_output_gain(final_conv, lambda: codec.decoder(codes))
+
+    ours = codec.state_dict()
+    tensors = {_codec_official_name(name): t.contiguous() for name, t in ours.items()}
+    if set(to_our_names(tensors, set(ours))) != set(ours):  # the inverse mapping drifted from the loader's
+        raise RuntimeError("speech tokenizer names do not round-trip through codec.weights.to_our_names")
+    # The released checkpoint also holds the decoder-side quantizers' input projections (training-only;
+    # our loader skips them): written for an exact layout.
+    dim = tiny_spec.speech_tokenizer_config()["decoder_config"]["codebook_dim"]
+    for part in ("rvq_first", "rvq_rest"):
+        projection = torch.randn(dim // 2, dim, 1, generator=gen) / dim**0.5
+        tensors[f"decoder.quantizer.{part}.input_proj.weight"] = projection
+    return tensors
+
+
+def _codec_official_name(name: str) -> str:
+    for pattern, replacement in _CODEC_OFFICIAL_NAMES:
+        renamed, count = re.subn(pattern, replacement, name)
+        if count:
+            return renamed
+    return name
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

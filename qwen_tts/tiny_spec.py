@@ -2,7 +2,8 @@
 
 One source of truth for the tiny configs, shared by our own checkpoint writer (``qwen_tts.tiny_checkpoint``)
 and by the parity goldens builder, which runs in the reference virtualenv and loads this file by path.
-It therefore imports only the standard library and ``tokenizers`` — never torch, never our package.
+It therefore imports only the standard library and ``tokenizers`` — never torch, never our package. The
+weight-initialisation rules live beside it in ``tiny_weights.py`` (torch only), loaded the same way.
 
 The tiny checkpoints keep every structural feature of the released ones (the real on-disk layout, the real
 codec id layout, GQA, qk-norm, M-RoPE sections, a text projection that resizes, a query width that differs

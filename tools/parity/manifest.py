@@ -14,9 +14,12 @@ FORMAT_VERSION = 1
 
 
 def source_files() -> list[Path]:
-    """Everything whose change changes the goldens: this folder's Python and the tiny spec."""
+    """Everything whose change changes the goldens: this folder's Python and the tiny spec and weights."""
     here = Path(__file__).resolve().parent
-    return [*sorted(here.glob("*.py")), REPO_ROOT / "qwen_tts" / "tiny_spec.py"]
+    return [
+        *sorted(here.glob("*.py")),
+        *(REPO_ROOT / "qwen_tts" / f"tiny_{n}.py" for n in ("spec", "weights")),
+    ]
 
 
 def sources_digest() -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY_SPEC_PATH = REPO_ROOT / "qwen_tts" / "tiny_spec.py"
+TINY_WEIGHTS_PATH = REPO_ROOT / "qwen_tts" / "tiny_weights.py"
 _STUBBED = ("sox", "onnxruntime", "torchaudio", "torchaudio.compliance", "torchaudio.compliance.kaldi")
 
 
@@ -27,11 +28,18 @@ def stub_unused_imports() -> None:
     sys.modules["torchaudio.compliance"].kaldi = sys.modules["torchaudio.compliance.kaldi"]
 
 
-def load_tiny_spec() -> types.ModuleType:
-    """Load qwen_tts/tiny_spec.py by path: importing `qwen_tts` here would find the official package."""
-    spec = importlib.util.spec_from_file_location("tiny_spec", TINY_SPEC_PATH)
+def load_tiny_spec() -> types.SimpleNamespace:
+    """qwen_tts/tiny_spec.py and tiny_weights.py, loaded by path (importing `qwen_tts` here would find the
+    official package), as one namespace."""
+    spec, weights = _load_by_path(TINY_SPEC_PATH), _load_by_path(TINY_WEIGHTS_PATH)
+    return types.SimpleNamespace(**vars(spec), init_weights=weights.init_weights,
+                                 calibrate_output_gain=weights.calibrate_output_gain)  # fmt: skip
+
+
+def _load_by_path(path: Path) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(f"parity_{path.stem}", path)
     if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {TINY_SPEC_PATH}")
+        raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
