@@ -3,31 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from celery import Celery
 
 from workers.contracts import CANARY_TASK, SYNTHESIZE_STREAM_TASK, CanaryPayload, StreamPayload
+from workers.job_tasks import JobWorker
 from workers.runtime import WorkerRuntime
 
+T = TypeVar("T")
 
-class RuntimeSlot:
-    """This process's runtime: filled in ``worker_process_init`` (after the fork), read by tasks."""
+
+class Slot(Generic[T]):
+    """Per-process state: filled in ``worker_process_init`` (after the fork), read by the tasks."""
 
     def __init__(self) -> None:
-        self._runtime: WorkerRuntime | None = None
+        self._value: T | None = None
 
-    def set(self, runtime: WorkerRuntime | None) -> None:
-        self._runtime = runtime
+    def set(self, value: T | None) -> None:
+        self._value = value
 
     @property
     def is_set(self) -> bool:
-        return self._runtime is not None
+        return self._value is not None
 
-    def __call__(self) -> WorkerRuntime:
-        if self._runtime is None:
-            raise RuntimeError("the worker runtime is not initialised (worker_process_init did not run)")
-        return self._runtime
+    def __call__(self) -> T:
+        if self._value is None:
+            raise RuntimeError("the worker process is not initialised (worker_process_init did not run)")
+        return self._value
+
+
+RuntimeSlot = Slot[WorkerRuntime]
+JobWorkerSlot = Slot[JobWorker]
 
 
 def register_tasks(app: Celery, runtime: Callable[[], WorkerRuntime]) -> None:

@@ -22,12 +22,15 @@ from celery.signals import worker_process_init, worker_process_shutdown
 
 from common.redis_stream import StreamLimits
 from common.settings import Settings, SettingsError, load_settings
+from common.stores import build_blob_store, build_sessions
 from workers.celery_app import CONTROL_QUEUE, create_celery_app
 from workers.contracts import model_queue
-from workers.engine_host import ClonePromptProvider, Engine, JoinPolicy, RequestFactory, no_saved_voices
+from workers.engine_host import Engine, JoinPolicy, RequestFactory
+from workers.job_tasks import JobWorker, register_job_tasks
 from workers.residency import ModelResidency
 from workers.runtime import JobOptions, WorkerRuntime
-from workers.tasks import RuntimeSlot, register_tasks
+from workers.tasks import JobWorkerSlot, RuntimeSlot, register_tasks
+from workers.voice_prompts import ClonePromptCache, ModelKeys
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,53 @@ def default_loader(settings: Settings) -> Callable[[str], Engine]:
     return engine_loader(settings)
 
 
+def build_child(
+    settings: Settings,
+    app: Any,
+    *,
+    models: Sequence[str],
+    hostname: str,
+    loader: Callable[[str], Engine],
+    make_request: RequestFactory | None,
+) -> tuple[WorkerRuntime, JobWorker]:
+    """What one worker child holds: stores, resident models, saved voices' clone prompts, job context."""
+    import redis
+
+    from workers.engine_host import qwen_request
+    from workers.jobs.synthesis import engine_synthesizer
+    from workers.jobs.wiring import job_worker
+
+    sessions, blobs = build_sessions(settings), build_blob_store(settings)
+    model_keys = ModelKeys(settings.models)
+    prompts = ClonePromptCache(sessions=sessions, blobs=blobs, model_key=model_keys)
+    residency = ModelResidency(
+        model_keys.track(loader), budget_bytes=memory_budget(settings), release=release_memory
+    )
+    options = JobOptions(
+        make_request=make_request or qwen_request,
+        clone_prompts=prompts,
+        max_frames_per_piece=settings.max_frames_per_piece,
+        join=JoinPolicy(pause_ms=settings.seam_pause_ms, fade_ms=settings.seam_fade_ms),
+    )
+    runtime = WorkerRuntime(
+        redis=redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=30),
+        key_prefix=settings.distributed.key_prefix,
+        limits=StreamLimits.from_options(settings.distributed),
+        models=models,
+        residency=residency,
+        jobs=options,
+        hostname=hostname,
+    )
+    synthesize = engine_synthesizer(
+        residency.get,
+        make_request=options.make_request,
+        clone_prompts=prompts,
+        max_frames_per_piece=options.max_frames_per_piece,
+        join=options.join,
+    )
+    return runtime, job_worker(settings, app, sessions, blobs, synthesize)
+
+
 def run_worker(
     settings: Settings,
     *,
@@ -83,7 +133,6 @@ def run_worker(
     loglevel: str = "INFO",
     loader: LoaderFactory = default_loader,
     make_request: RequestFactory | None = None,
-    clone_prompts: ClonePromptProvider = no_saved_voices,
 ) -> None:
     """Run a worker until it is stopped (SIGTERM: soft shutdown, running task finishes first)."""
     if gpu is not None:
@@ -92,33 +141,22 @@ def run_worker(
             settings = settings.model_copy(update={"device": "cuda"})
     node = hostname or f"{f'gpu{gpu}' if gpu is not None else f'cpu-{os.getpid()}'}@{socket.gethostname()}"
     app = create_celery_app(settings)
-    slot = RuntimeSlot()
+    slot, jobs_slot = RuntimeSlot(), JobWorkerSlot()
     register_tasks(app, slot)
+    register_job_tasks(app, jobs_slot)
 
     def start_child(**_: Any) -> None:
-        import redis
-
-        from workers.engine_host import qwen_request
-
-        client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=30)
-        runtime = WorkerRuntime(
-            redis=client,
-            key_prefix=settings.distributed.key_prefix,
-            limits=StreamLimits.from_options(settings.distributed),
+        runtime, job_worker = build_child(
+            settings,
+            app,
             models=models,
-            residency=ModelResidency(
-                loader(settings), budget_bytes=memory_budget(settings), release=release_memory
-            ),
-            jobs=JobOptions(
-                make_request=make_request or qwen_request,
-                clone_prompts=clone_prompts,
-                max_frames_per_piece=settings.max_frames_per_piece,
-                join=JoinPolicy(pause_ms=settings.seam_pause_ms, fade_ms=settings.seam_fade_ms),
-            ),
             hostname=node,
+            loader=loader(settings),
+            make_request=make_request,
         )
         runtime.start()
         slot.set(runtime)
+        jobs_slot.set(job_worker)
 
     def stop_child(**_: Any) -> None:
         if slot.is_set:

@@ -22,6 +22,7 @@ import redis
 
 from common.composition import build_distributed_services
 from common.settings import Settings, load_settings
+from tests.fixtures.s3_server import MotoServer
 from tests.service.harness import serve
 from web.app import create_app
 from workers.contracts import WorkerStatus, worker_key
@@ -32,10 +33,22 @@ WORKER_STOP_TIMEOUT_S = 15.0
 
 
 def distributed_env(
-    *, redis_url: str, namespace: str, database_url: str, models: Mapping[str, str], **extra: str
+    *,
+    redis_url: str,
+    namespace: str,
+    database_url: str,
+    s3: MotoServer,
+    models: Mapping[str, str],
+    **extra: str,
 ) -> dict[str, str]:
     """The ``QWEN_TTS_*`` settings the API and the workers of one test cluster share."""
     env = {
+        "QWEN_TTS_S3__BUCKET": f"{namespace}-blobs".lower(),
+        "QWEN_TTS_S3__ENDPOINT_URL": s3.endpoint_url,
+        "QWEN_TTS_S3__REGION": s3.region,
+        "QWEN_TTS_S3__ACCESS_KEY_ID": s3.access_key,
+        "QWEN_TTS_S3__SECRET_ACCESS_KEY": s3.secret_key,
+        "QWEN_TTS_S3__CREATE_BUCKET": "true",
         "QWEN_TTS_REDIS_URL": redis_url,
         "QWEN_TTS_DATABASE_URL": database_url,
         "QWEN_TTS_MODELS": json.dumps(dict(models)),

@@ -1,6 +1,6 @@
 """The whole distributed path with real processes: OpenAI SDK → uvicorn API → Celery (Redis broker) → a worker
-process (fake engine) → Redis Streams → API → client; Postgres for the store. The audio must equal what the
-embedded mode produces for the same request."""
+process (fake engine) → Redis Streams → API → client; Postgres and S3 (moto) are the stores both sides open.
+The audio must equal what the embedded mode produces for the same request."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import pytest
 import redis
 
 from tests.distributed.harness import distributed_env, serve_distributed, worker_process
+from tests.fixtures.s3_server import MotoServer
 from tests.service.fake_engine import FakeEngine
 from tests.service.harness import serve_fakes
 
@@ -38,12 +39,15 @@ def cluster_prefix(redis_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def env(redis_url: str, cluster_prefix: str, migrated_postgres_url: str) -> dict[str, str]:
+def env(
+    redis_url: str, cluster_prefix: str, migrated_postgres_url: str, moto_server: MotoServer
+) -> dict[str, str]:
     models = {FAST: "/nonexistent/fast", SLOW: "/nonexistent/slow"}
     return distributed_env(
         redis_url=redis_url,
         namespace=cluster_prefix.rstrip(":"),
         database_url=migrated_postgres_url,
+        s3=moto_server,
         models=models,
     )
 
