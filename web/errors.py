@@ -71,7 +71,7 @@ def _validation_error(_: Request, exc: Exception) -> JSONResponse:
         return envelope(
             400, "the request body is not valid JSON", type_="invalid_request_error", code="invalid_json"
         )
-    loc = [str(part) for part in first.get("loc", ()) if part != "body"]
+    loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
     param = loc[0] if loc else None  # OpenAI names the top-level parameter
     message = f"{param}: {first['msg']}" if param else str(first["msg"])
     if len(errors) > 1:

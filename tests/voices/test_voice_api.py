@@ -18,9 +18,7 @@ TIMEOUT = 30
 def create(server: VoiceServer, name: str, **fields: object) -> httpx.Response:
     audio = fields.pop("audio", None) or recording(2.0)
     form = {"name": name, **{k: str(v) for k, v in fields.items()}}
-    return httpx.post(
-        f"{server.url}/v1/voices", data=form, files={"file": ("a.wav", audio)}, timeout=TIMEOUT
-    )
+    return httpx.post(f"{server.url}/v1/voices", data=form, files={"file": ("a.wav", audio)}, timeout=TIMEOUT)
 
 
 def blob_keys(server: VoiceServer, voice_id: str) -> list[str]:
