@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.settings import Settings
+from common.stores import build_blob_store
 from common.voice_library import VoiceLibrary
-from voice_store.blobs import BlobStore, LocalBlobStore
+from voice_store.blobs import BlobStore
 from web.deps import Services
 from web.store_adapters import StoreApiKeys, StoreSavedVoices
 from workers.embedded import InProcessDispatcher
@@ -168,23 +169,4 @@ def build_distributed_services(settings: Settings) -> Services:
         saved_voices=StoreSavedVoices(sessions),
         voice_library=build_voice_library(settings, sessions, blobs),
         jobs=distributed_job_service(settings, create_celery_app(settings), sessions, blobs),
-    )
-
-
-def build_blob_store(settings: Settings) -> BlobStore:
-    """S3 (or MinIO) when ``s3.bucket`` is set, else the local blob directory."""
-    s3 = settings.s3
-    if not s3.bucket:
-        return LocalBlobStore(settings.resolved_blob_dir)
-    from voice_store.blobs.s3 import S3BlobStore
-
-    secret = s3.secret_access_key.get_secret_value() if s3.secret_access_key else None
-    return S3BlobStore(
-        bucket=s3.bucket,
-        endpoint_url=s3.endpoint_url,
-        region=s3.region,
-        access_key=s3.access_key_id,
-        secret_key=secret,
-        public_endpoint_url=s3.public_endpoint_url,
-        create_bucket=s3.create_bucket,
     )
