@@ -10,6 +10,7 @@ Layout (one hop from the names):
 - ``job_transitions``  segment start/complete/fail, finish and cancel, under the job's row lock.
 - ``webhooks``    webhook endpoints and the event outbox.
 - ``blobs``       the ``BlobStore`` port with ``LocalBlobStore`` and ``S3BlobStore``.
+- ``pagination``  ``Page`` (items + opaque ``next_cursor``) for keyset-paginated listings.
 - ``errors``      every typed domain error raised by this package.
 
 Nothing here reads settings or the environment: every function takes explicit parameters. Repository
