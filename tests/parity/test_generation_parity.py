@@ -99,3 +99,22 @@ def test_instruct_reported_when_dropped(name, honoured, synthesized):
     case, out = synthesized(name)
     assert case.inputs["expect"]["instruct_honoured"] == honoured
     assert ("instruct" in out.ignored) == (not honoured)
+
+
+@pytest.mark.parametrize(
+    ("name", "change"),
+    [
+        ("customvoice_speaker", {"speaker": "Ryan"}),
+        ("customvoice_speaker", {"language": "auto"}),
+        ("voicedesign", {"instruct": "A slow voice."}),
+    ],
+)
+def test_the_comparison_notices_a_different_prompt(name, change, golden, engine_for):
+    """The tiny models are sensitive enough for parity to mean something: a request that differs in one
+    field from the golden's yields different codes, so a prompt-construction bug cannot pass unseen."""
+    from dataclasses import replace
+
+    case = golden(name)
+    engine = engine_for(case.checkpoint)
+    out = engine.synthesize(replace(request_for(case, engine), **change))
+    assert not np.array_equal(out.codes, case["codes"])

@@ -2,7 +2,7 @@
 
 Run with the reference venv's python (see setup_venv.sh):
 
-    /opt/qref-venv/bin/python tools/parity/build_goldens.py [--out .cache/parity] [--only CASE ...]
+    /opt/qref-venv/bin/python tools/parity/build_goldens.py [--out .cache/parity]
 
 Writes <out>/checkpoints/<name>/ (the released on-disk layout) and one directory per case with
 inputs.json + tensors.safetensors, then MANIFEST.json. The build happens in <out>.partial and replaces <out>
@@ -27,7 +27,7 @@ from manifest import DEFAULT_OUT, write_manifest
 log = logging.getLogger("build_goldens")
 
 
-def build(out_dir: Path, only: set[str] | None) -> dict:
+def build(out_dir: Path) -> dict:
     started = time.monotonic()
     torch.manual_seed(0)
     # Tiny tensors: one thread is several times faster than two (no fork/join per op, no contention with
@@ -39,9 +39,6 @@ def build(out_dir: Path, only: set[str] | None) -> dict:
 
     checkpoints = ref_checkpoints.build_all(official, spec, out_dir)
     log.info("checkpoints: %s (%.1fs)", ", ".join(checkpoints), time.monotonic() - started)
-
-    def wanted(name: str) -> bool:
-        return only is None or name in only
 
     wrappers: dict[str, object] = {}
 
@@ -55,10 +52,9 @@ def build(out_dir: Path, only: set[str] | None) -> dict:
     written = []
     with torch.inference_mode():
         for case in cases.GENERATION_CASES:
-            if wanted(case.name):
-                inputs = cases.run_generation_case(case, wrapper_for(case.checkpoint), out_dir)
-                written.append(inputs["case"])
-                log.info("%s: %d frames", case.name, inputs["expect"]["num_frames"])
+            inputs = cases.run_generation_case(case, wrapper_for(case.checkpoint), out_dir)
+            written.append(inputs["case"])
+            log.info("%s: %d frames", case.name, inputs["expect"]["num_frames"])
         for rate in cases.CLONE_PROMPT_RATES:
             inputs = cases.run_clone_prompt_case(rate, wrapper_for("base_0b6"), official, out_dir)
             written.append(inputs["case"])
@@ -95,7 +91,6 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)")
-    parser.add_argument("--only", nargs="*", help="generation case names to build (default: all)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     for noisy in ("transformers", "qwen_tts"):
@@ -106,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     if partial.exists():
         shutil.rmtree(partial)
     partial.mkdir(parents=True)
-    summary = build(partial, set(args.only) if args.only else None)
+    summary = build(partial)
     write_manifest(partial, summary)
     if out_dir.exists():
         shutil.rmtree(out_dir)

@@ -7,7 +7,7 @@ must be to ask the same) and `tensors.safetensors` (outputs and intermediates). 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -36,7 +36,6 @@ class GenerationCase:
     x_vector_only: bool = False
     max_new_tokens: int = MAX_NEW_TOKENS
     notes: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 CUSTOM, DESIGN, CLONE = "generate_custom_voice", "generate_voice_design", "generate_voice_clone"
@@ -183,7 +182,7 @@ def run_clone_prompt_case(sample_rate: int, wrapper: Any, official: SimpleNamesp
         "ref_codes": item.ref_code.to(torch.int64).cpu(),
     }
     inputs = {
-        "case": f"clone_prompt_{sample_rate // 1000}k" if sample_rate % 1000 == 0 else "clone_prompt_44k",
+        "case": f"clone_prompt_{sample_rate // 1000}k",
         "kind": "clone_prompt",
         "checkpoint": "checkpoints/base_0b6",
         "official": {"call": "create_voice_clone_prompt", "kwargs": {"ref_text": ref_text}},
