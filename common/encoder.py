@@ -70,6 +70,8 @@ def atempo_chain(speed: float) -> list[str]:
 
 def ffmpeg_command(fmt: str, speed: float, *, ffmpeg: str = "ffmpeg") -> list[str]:
     cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin"]
+    # raw input of known layout: no probing (ffmpeg would otherwise hold the first seconds to analyse them)
+    cmd += ["-probesize", "32", "-analyzeduration", "0", "-fflags", "+nobuffer"]
     cmd += ["-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0"]
     if not math.isclose(speed, 1.0):
         cmd += ["-af", ",".join(atempo_chain(speed))]
@@ -93,18 +95,54 @@ async def _feed(proc: asyncio.subprocess.Process, pcm: AsyncIterator[bytes]) -> 
             proc.stdin.close()
 
 
+class Encoders:
+    """Starts ffmpeg processes; keeps one idle process per ``warm`` format (at speed 1.0) started ahead, so a
+    request does not wait for ffmpeg's start-up (about 0.25 s on a busy 2-core machine). The idle processes
+    belong to the event loop that ran ``start``; ``close`` kills them."""
+
+    def __init__(self, ffmpeg: str = "ffmpeg", *, warm: tuple[str, ...] = ()) -> None:
+        self._ffmpeg = ffmpeg
+        self._warm_formats = warm
+        self._warm: dict[str, asyncio.Task[asyncio.subprocess.Process]] = {}
+
+    async def start(self) -> None:
+        for fmt in self._warm_formats:
+            self._warm[fmt] = asyncio.create_task(self._spawn(fmt, 1.0))
+
+    async def close(self) -> None:
+        warm, self._warm = self._warm, {}
+        for task in warm.values():
+            with contextlib.suppress(Exception):
+                proc = await task
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+
+    async def process(self, fmt: str, speed: float) -> asyncio.subprocess.Process:
+        task = self._warm.pop(fmt, None) if math.isclose(speed, 1.0) else None
+        if task is not None:
+            self._warm[fmt] = asyncio.create_task(self._spawn(fmt, 1.0))
+            with contextlib.suppress(EncodingFailed):
+                proc = await task
+                if proc.returncode is None:
+                    return proc
+        return await self._spawn(fmt, speed)
+
+    async def _spawn(self, fmt: str, speed: float) -> asyncio.subprocess.Process:
+        try:
+            return await asyncio.create_subprocess_exec(
+                *ffmpeg_command(fmt, speed, ffmpeg=self._ffmpeg),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        except OSError as e:
+            raise EncodingFailed(f"cannot start the audio encoder ({self._ffmpeg}): {e}") from e
+
+
 async def _ffmpeg_stream(
-    pcm: AsyncIterator[bytes], fmt: str, speed: float, ffmpeg: str
+    pcm: AsyncIterator[bytes], fmt: str, proc: asyncio.subprocess.Process
 ) -> AsyncIterator[bytes]:
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *ffmpeg_command(fmt, speed, ffmpeg=ffmpeg),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-    except OSError as e:
-        raise EncodingFailed(f"cannot start the audio encoder ({ffmpeg}): {e}") from e
     feeder = asyncio.create_task(_feed(proc, pcm))
     try:
         assert proc.stdout is not None and proc.stderr is not None
@@ -125,24 +163,28 @@ async def _ffmpeg_stream(
 
 
 async def encode_stream(
-    pcm: AsyncIterator[bytes], fmt: str, *, speed: float = 1.0, ffmpeg: str = "ffmpeg"
+    pcm: AsyncIterator[bytes], fmt: str, *, speed: float = 1.0, encoders: Encoders | None = None
 ) -> AsyncIterator[bytes]:
     """Encode streaming PCM to ``fmt`` (a key of ``FORMATS``); wav gets a streaming header."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
     if fmt == "wav":
         yield wav_header(None)
-    source = _ffmpeg_stream(pcm, fmt, speed, ffmpeg) if needs_ffmpeg(fmt, speed) else pcm
+    if needs_ffmpeg(fmt, speed):
+        proc = await (encoders or Encoders()).process(fmt, speed)
+        source = _ffmpeg_stream(pcm, fmt, proc)
+    else:
+        source = pcm
     async for data in source:
         if data:
             yield data
 
 
 async def encode_whole(
-    pcm: AsyncIterator[bytes], fmt: str, *, speed: float = 1.0, ffmpeg: str = "ffmpeg"
+    pcm: AsyncIterator[bytes], fmt: str, *, speed: float = 1.0, encoders: Encoders | None = None
 ) -> bytes:
     """Encode all of ``pcm`` into one body; a wav gets its exact sizes."""
     if fmt == "wav":
-        raw = b"".join([chunk async for chunk in encode_stream(pcm, "pcm", speed=speed, ffmpeg=ffmpeg)])
+        raw = b"".join([c async for c in encode_stream(pcm, "pcm", speed=speed, encoders=encoders)])
         return wav_header(len(raw)) + raw
-    return b"".join([chunk async for chunk in encode_stream(pcm, fmt, speed=speed, ffmpeg=ffmpeg)])
+    return b"".join([c async for c in encode_stream(pcm, fmt, speed=speed, encoders=encoders)])

@@ -25,7 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from common.audio import FORMATS, num_samples
 from common.contracts import SAMPLE_RATE
-from common.encoder import encode_stream, encode_whole
+from common.encoder import Encoders, encode_stream, encode_whole
 from common.errors import ServiceError
 from common.ports import ChunkStream
 from web.admission import Ticket
@@ -90,7 +90,7 @@ async def build_speech_response(
     request: Request,
     ticket: Ticket,
     metrics: Metrics,
-    ffmpeg: str,
+    encoders: Encoders,
     started_at: float,
 ) -> Response:
     progress = _Progress(started_at=started_at)
@@ -118,7 +118,7 @@ async def build_speech_response(
     if plan.stream_mode == "none":
         try:
             pcm = _pcm_with_first(first, stream, progress, request.is_disconnected)
-            body = await encode_whole(pcm, fmt.name, speed=plan.speed, ffmpeg=ffmpeg)
+            body = await encode_whole(pcm, fmt.name, speed=plan.speed, encoders=encoders)
         except ClientGone:
             return Response(status_code=499)
         finally:
@@ -130,7 +130,7 @@ async def build_speech_response(
     async def audio_body() -> AsyncIterator[bytes]:
         try:
             pcm = _pcm_with_first(first, stream, progress, None)
-            async for data in encode_stream(pcm, fmt.name, speed=plan.speed, ffmpeg=ffmpeg):
+            async for data in encode_stream(pcm, fmt.name, speed=plan.speed, encoders=encoders):
                 first_audio(plan.stream_mode)
                 yield data
         finally:

@@ -40,6 +40,6 @@ async def create_speech(body: SpeechRequest, request: Request, state: StateDep, 
         request=request,
         ticket=ticket,
         metrics=state.metrics,
-        ffmpeg=settings.ffmpeg,
+        encoders=state.encoders,
         started_at=started_at,
     )
