@@ -164,6 +164,7 @@ async function preview(voice) {
       status.dataset.bytes = String(received);
       status.dataset.state = "playing";
     }
+    status.dataset.audio = context.state; // "running": Web Audio is playing what arrived
     status.dataset.state = "done";
     setStatus(`Preview of "${voice.name}": ${(received / 2 / SAMPLE_RATE).toFixed(1)} s of audio streamed.`);
   } catch (error) {
