@@ -1,0 +1,100 @@
+"""The distributed path with the real engine: tiny random-weight checkpoints loaded by a real Celery worker
+process (CPU), streamed through Redis to the OpenAI SDK; a seeded request sounds exactly as in the embedded
+mode, and a switch between the CustomVoice and VoiceDesign variants is served by the same worker."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import openai
+import pytest
+import redis
+
+from common.composition import build_embedded_services, build_host, engine_loader
+from common.settings import Settings
+from tests.distributed.harness import distributed_env, serve_distributed, worker_process
+from tests.fixtures.s3_server import MotoServer
+from tests.service.harness import serve
+from web.app import create_app
+
+tiny_checkpoint = pytest.importorskip("qwen_tts.tiny_checkpoint", reason="the tiny checkpoint writer")
+
+FRAME = 1920
+MAX_FRAMES = 12
+MODELS = {"tiny-CustomVoice": "custom_voice", "tiny-VoiceDesign": "voice_design"}
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    root = Path(tmp_path_factory.mktemp("tiny-models"))
+    return {
+        name: str(tiny_checkpoint.write_tiny_checkpoint(root / name, model_type))
+        for name, model_type in MODELS.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def distributed_url(
+    checkpoints: dict[str, str], redis_url: str, migrated_postgres_url: str, moto_server: MotoServer
+) -> Iterator[str]:
+    namespace = f"test-{secrets.token_hex(6)}"
+    env = distributed_env(
+        redis_url=redis_url,
+        namespace=namespace,
+        database_url=migrated_postgres_url,
+        s3=moto_server,
+        models=checkpoints,
+        QWEN_TTS_MAX_FRAMES_PER_PIECE=str(MAX_FRAMES),
+    )
+    try:
+        with (
+            worker_process(env, models=",".join(checkpoints), hostname="tiny@test", tiny=True),
+            serve_distributed(env) as url,
+        ):
+            yield url
+    finally:
+        client = redis.Redis.from_url(redis_url)
+        if keys := list(client.scan_iter(match=f"{namespace}:*", count=500)):
+            client.delete(*keys)
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def embedded_url(checkpoints: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    settings = Settings(
+        data_dir=Path(tmp_path_factory.mktemp("embedded")),
+        models=checkpoints,
+        default_model="tiny-CustomVoice",
+        preload_models=list(checkpoints),
+        max_frames_per_piece=MAX_FRAMES,
+    )
+    host = build_host(settings, engine_loader(settings))
+    with serve(create_app(build_embedded_services(settings, host)), timeout_s=120) as url:
+        assert host.wait_ready(120)
+        yield url
+
+
+def speech(url: str, **request: object) -> bytes:
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0, timeout=120)
+    extra = {"seed": 1234, "stream_format": "audio"}
+    with client.audio.speech.with_streaming_response.create(
+        input="Hello world.", response_format="pcm", extra_body=extra, **request
+    ) as response:
+        return b"".join(response.iter_bytes())
+
+
+def test_a_seeded_stream_equals_the_embedded_mode(distributed_url: str, embedded_url: str) -> None:
+    audio = speech(distributed_url, model="tts-1", voice="alloy")
+    samples = np.frombuffer(audio, dtype="<i2")
+    assert 0 < samples.size <= MAX_FRAMES * FRAME and samples.size % FRAME == 0
+    assert audio == speech(embedded_url, model="tts-1", voice="alloy")
+
+
+def test_one_worker_serves_both_variants(distributed_url: str, embedded_url: str) -> None:
+    design = {"model": "tiny-VoiceDesign", "voice": "alloy", "instructions": "a warm calm voice"}
+    assert speech(distributed_url, **design) == speech(embedded_url, **design)
+    custom = {"model": "tiny-CustomVoice", "voice": "echo"}
+    assert speech(distributed_url, **custom) == speech(embedded_url, **custom)
