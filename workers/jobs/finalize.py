@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.audio import FORMATS, float_to_s16le, s16le_to_float, wav_header
-from common.encoder import encode_stream
+from common.encoder import Encoders, encode_stream
 from common.jobs.blob_keys import chapter_key, whole_key
 from common.seams import SeamJoiner
 from voice_store.blobs.port import BlobStore
@@ -128,7 +128,7 @@ class Finalizer:
                 yield float_to_s16le(block)
 
         async def encode(sink: Any) -> None:
-            async for data in encode_stream(pcm(), fmt, speed=speed, ffmpeg=self._policy.ffmpeg):
+            async for data in encode_stream(pcm(), fmt, speed=speed, encoders=Encoders(self._policy.ffmpeg)):
                 sink.write(data)
 
         with tempfile.TemporaryFile() as sink:

@@ -1,0 +1,142 @@
+"""Jobs in the distributed mode with real processes: uvicorn API → Celery (Redis) → worker processes (fake
+engine at the engine boundary) → Postgres + S3 (moto) → webhook receiver on loopback. Includes a SIGKILL of
+the worker child in the middle of a segment."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import redis
+from standardwebhooks import Webhook
+
+from tests.distributed.harness import distributed_env, serve_distributed, wait_for_worker, worker_process
+from tests.fixtures.s3_server import MotoServer
+from tests.jobs.client import BOOK, wait_for_job
+from tests.jobs.receiver import Receiver, run_receiver
+from voice_store.db import create_db_engine, create_session_factory, session_scope
+from voice_store.jobs import list_segments
+from voice_store.models.jobs import SegmentStatus
+
+MODEL = "fake-CustomVoice"
+JOB_ENV = {
+    "QWEN_TTS_JOBS__SEGMENT_CHARS": "64",
+    "QWEN_TTS_JOBS__WEBHOOK_ALLOW_PRIVATE": "true",
+    "QWEN_TTS_JOBS__WEBHOOK_TIMEOUT_S": "2",
+    "QWEN_TTS_JOBS__WEBHOOK_RETRY_SCHEDULE_S": "[0.5, 0.5, 0.5]",
+}
+
+
+@pytest.fixture(scope="module")
+def cluster_prefix(redis_url: str) -> Iterator[str]:
+    prefix = f"jobs-{secrets.token_hex(6)}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    if keys := list(client.scan_iter(match=f"{prefix}*", count=500)):
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def env(
+    redis_url: str, cluster_prefix: str, migrated_postgres_url: str, moto_server: MotoServer
+) -> dict[str, str]:
+    return distributed_env(
+        redis_url=redis_url,
+        namespace=cluster_prefix.rstrip(":"),
+        database_url=migrated_postgres_url,
+        s3=moto_server,
+        models={MODEL: "/nonexistent/fake"},
+        **JOB_ENV,
+    )
+
+
+@pytest.fixture(scope="module")
+def worker(env: dict[str, str]) -> Iterator[str]:
+    hostname = "cpu0@jobs-test"
+    with worker_process(env, models=f"{MODEL}:custom_voice:0.03", hostname=hostname):
+        yield hostname
+
+
+@pytest.fixture(scope="module")
+def client(env: dict[str, str], worker: str) -> Iterator[httpx.Client]:
+    with serve_distributed(env) as url, httpx.Client(base_url=url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with run_receiver() as receiver:
+        yield receiver
+
+
+def segments(database_url: str, job_id: str) -> list[tuple[SegmentStatus, int]]:
+    engine = create_db_engine(database_url)
+    try:
+        with session_scope(create_session_factory(engine)) as session:
+            return [(s.status, s.attempts) for s in list_segments(session=session, job_id=job_id)]
+    finally:
+        engine.dispose()
+
+
+def running_segment(database_url: str, job_id: str, *, after: int, timeout_s: float = 60.0) -> int:
+    """The position of a segment being synthesized, once ``after`` segments are done."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        states = segments(database_url, job_id)
+        done = sum(status is SegmentStatus.DONE for status, _ in states)
+        running = [n for n, (status, _) in enumerate(states) if status is SegmentStatus.RUNNING]
+        if done >= after and running:
+            return running[0]
+        time.sleep(0.01)
+    raise TimeoutError(f"no running segment of job {job_id} after {timeout_s} s")
+
+
+def test_a_book_runs_on_the_workers_with_presigned_downloads_and_one_webhook(
+    client: httpx.Client, receiver: Receiver
+) -> None:
+    body = {"voice": "alloy", "chapters": BOOK, "response_format": "mp3", "callback_url": receiver.url}
+    submitted = client.post("/v1/jobs", json=body).json()
+    job = wait_for_job(client, submitted["id"], timeout_s=120)
+    assert job["status"] == "succeeded", job
+    assert len(job["outputs"]) == 1 + len(BOOK)
+    redirect = client.get(f"/v1/jobs/{job['id']}/chapters/1/audio")
+    assert redirect.status_code == 307
+    audio = httpx.get(redirect.headers["location"], timeout=30)
+    assert audio.status_code == 200 and len(audio.content) > 1000
+    assert audio.content[:3] == b"ID3" or audio.content[0] == 0xFF  # an MP3 stream
+    (delivery,) = receiver.wait_for(1, timeout_s=30)
+    event = Webhook(submitted["webhook"]["secret"]).verify(delivery.body, delivery.headers)
+    assert (event["type"], event["data"]["id"]) == ("job.succeeded", job["id"])
+
+
+def test_a_worker_killed_mid_segment_still_completes_the_job_once(
+    client: httpx.Client, receiver: Receiver, env: dict[str, str], worker: str, migrated_postgres_url: str
+) -> None:
+    text = " ".join(f"Sentence {n} of a job that survives a worker kill." for n in range(16))
+    body = {"voice": "alloy", "input": text, "response_format": "pcm", "callback_url": receiver.url}
+    job_id = client.post("/v1/jobs", json=body).json()["id"]
+    prefix = env["QWEN_TTS_DISTRIBUTED__KEY_NAMESPACE"] + ":"
+    rdb = redis.Redis.from_url(env["QWEN_TTS_REDIS_URL"])
+    child = wait_for_worker(rdb, prefix, worker, timeout_s=10).pid
+    killed = running_segment(migrated_postgres_url, job_id, after=2)
+    killed_at = time.monotonic()
+    os.kill(child, signal.SIGKILL)  # mid-segment: each takes ~1 s of synthesis
+    job = wait_for_job(client, job_id, timeout_s=120)
+    recovery_s = time.monotonic() - killed_at
+    assert job["status"] == "succeeded", job
+    attempts = [n for _, n in segments(migrated_postgres_url, job_id)]
+    assert attempts == [2 if n == killed else 1 for n in range(len(attempts))]  # only the killed one reran
+    pcm = client.get(f"/v1/jobs/{job_id}/audio", follow_redirects=True).content
+    assert len(pcm) // 2 == round(job["outputs"][0]["duration_s"] * 24_000)  # one copy of each segment
+    time.sleep(2)  # a duplicate webhook would arrive by now
+    deliveries = receiver.wait_for(1, timeout_s=30)
+    assert [json.loads(d.body)["type"] for d in deliveries] == ["job.succeeded"]
+    print(f"worker kill: segment {killed} rerun; job done {recovery_s:.1f} s after the SIGKILL")
+    rdb.close()
