@@ -128,4 +128,3 @@ def _download(jobs: JobService, job_id: str, api_key_id: str | None, *, chapter:
         media_type=FORMATS[download.format].content_type,
         headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
     )
-
