@@ -41,23 +41,25 @@ def _service_error(_: Request, exc: Exception) -> JSONResponse:
     return envelope(exc.status, exc.message, type_=exc.type, code=exc.code, param=exc.param, headers=headers)
 
 
-_STORE_STATUSES: tuple[tuple[type[StoreError], int, str], ...] = (
-    (NotFoundError, 404, "invalid_request_error"),
-    (ConflictError, 409, "invalid_request_error"),
-    (InvalidInputError, 400, "invalid_request_error"),
-    (AuthenticationError, 401, "invalid_request_error"),
-    (BlobStoreError, 503, "server_error"),
+_STORE_STATUSES: tuple[tuple[type[StoreError], int, str, str], ...] = (
+    (NotFoundError, 404, "invalid_request_error", "not_found"),
+    (ConflictError, 409, "invalid_request_error", "conflict"),
+    (InvalidInputError, 400, "invalid_request_error", "invalid_request"),
+    (AuthenticationError, 401, "invalid_request_error", "invalid_api_key"),
+    (BlobStoreError, 503, "server_error", "storage_unavailable"),
 )
 
 
 def _store_error(_: Request, exc: Exception) -> JSONResponse:
-    """``voice_store``'s typed errors (messages are safe to show); the code is the class in snake_case
-    (``VoiceNameTaken`` → ``voice_name_taken``); anything unmapped is a 500."""
-    for family, status, type_ in _STORE_STATUSES:
+    """``voice_store``'s typed errors (messages are safe to show). A specific error's code is its class in
+    snake_case (``VoiceNameTaken`` → ``voice_name_taken``), a family base's the family's code; anything
+    unmapped is a 500."""
+    for family, status, type_, family_code in _STORE_STATUSES:
         if isinstance(exc, family):
             if status >= 500:
                 log.error("storage failed: %s", exc, exc_info=exc)
-            code = re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
+            specific = re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
+            code = family_code if type(exc) is family else specific
             return envelope(status, str(exc), type_=type_, code=code)
     log.error("storage error", exc_info=exc)
     return internal_error()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ResponseFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 
@@ -24,7 +24,9 @@ class SpeechRequest(BaseModel):
 
     model: str = Field(default="tts-1", min_length=1, max_length=100)
     input: str
-    voice: str | VoiceObject = Field(description="OpenAI voice, native speaker, clone:Name or {id}")
+    voice: str | VoiceObject | None = Field(
+        default=None, description="OpenAI voice, native speaker, clone:Name or {id}; not with ref_audio"
+    )
     instructions: str | None = Field(default=None, max_length=4096)
     response_format: ResponseFormat = "mp3"
     speed: float = Field(default=1.0, ge=0.25, le=4.0)
@@ -37,3 +39,13 @@ class SpeechRequest(BaseModel):
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
     top_k: int | None = Field(default=None, ge=1, le=100_000)
     repetition_penalty: float | None = Field(default=None, gt=0.0, le=10.0)
+    # extension: a one-off voice clone from inline reference audio (wav, flac, mp3, ogg, m4a, webm)
+    ref_audio: str | None = Field(default=None, description="base64 reference audio (a data: URL works)")
+    ref_text: str | None = Field(default=None, max_length=2000, description="transcript of ref_audio")
+    x_vector_only: bool | None = Field(default=None, description="clone from the speaker embedding only")
+
+    @model_validator(mode="after")
+    def _one_voice(self) -> SpeechRequest:
+        if (self.voice is None) == (self.ref_audio is None):
+            raise ValueError("give either voice or ref_audio (a one-off clone), not both or neither")
+        return self

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from web.audio_response import build_speech_response
 from web.deps import CurrentKey, StateDep
+from web.inline_voice import inline_voice
 from web.middleware import request_id_of
 from web.schemas import SpeechRequest
 from web.speech_plan import Limits, plan_speech
@@ -19,7 +20,10 @@ router = APIRouter()
 async def create_speech(body: SpeechRequest, request: Request, state: StateDep, key: CurrentKey) -> Response:
     started_at = time.perf_counter()
     settings, dispatcher = state.services.settings, state.services.dispatcher
-    voice = await state.catalog.resolve(body.voice)
+    if body.voice is not None:
+        voice = await state.catalog.resolve(body.voice)
+    else:
+        voice = await inline_voice(state.services.voice_library, body)
     plan = plan_speech(
         body,
         voice,

@@ -15,6 +15,9 @@ prompts' rows and the voice library deletes their blobs. In-process changes also
 memory at once. A prompt computed while the voice changed is returned but not recorded
 (``VoiceVersionStale``).
 
+One-off references (``ref_audio`` in a speech request) have ids ``ref_<digest of their content>`` and live
+only in the blob store (``references/<id>/``): same lookup, no row, and nothing to invalidate.
+
 Model keys. A prompt depends on the model's speaker encoder and codec, so the key names the model: its
 configured name plus a digest of its checkpoint source (``ModelKeys``), stable across restarts.
 """
@@ -38,10 +41,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from common.audio import s16le_to_float
 from common.errors import NotFound
+from common.voice_library import INLINE_VOICE_PREFIX, inline_reference_prefix
 from voice_store import voices
 from voice_store.blobs import BlobStore
 from voice_store.db import session_scope
-from voice_store.errors import BlobNotFound, VoiceNotFound, VoiceVersionStale
+from voice_store.errors import BlobNotFound, InvalidBlobKey, VoiceNotFound, VoiceVersionStale
 from workers.engine_host import Engine
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,7 @@ class VoiceSource:
     audio_blob_key: str
     ref_text: str | None
     x_vector_only: bool
+    is_inline: bool = False  # a one-off reference: blobs only, no row (its id names its content)
 
 
 class ModelKeys:
@@ -173,6 +178,8 @@ class ClonePromptCache:
 
     # -- internals -------------------------------------------------------------------------------------------
     def _source(self, voice_id: str) -> VoiceSource:
+        if voice_id.startswith(INLINE_VOICE_PREFIX):
+            return self._inline_source(voice_id)
         with session_scope(self._sessions) as session:
             try:
                 voice = voices.get_voice(session=session, voice_id=voice_id)
@@ -187,12 +194,39 @@ class ClonePromptCache:
                 x_vector_only=voice.x_vector_only or not voice.ref_text,
             )
 
+    def _inline_source(self, voice_id: str) -> VoiceSource:
+        prefix = inline_reference_prefix(voice_id)
+        try:
+            meta = json.loads(self._blobs.get(f"{prefix}meta.json"))
+        except (BlobNotFound, InvalidBlobKey) as e:
+            raise NotFound(f"reference {voice_id!r} not found", param="voice", code="voice_not_found") from e
+        return VoiceSource(
+            voice_id=voice_id,
+            version=0,
+            audio_blob_key=f"{prefix}reference.wav",
+            ref_text=meta["ref_text"],
+            x_vector_only=bool(meta["x_vector_only"]) or not meta["ref_text"],
+            is_inline=True,
+        )
+
+    @staticmethod
+    def _blob_key(source: VoiceSource, model_key: str) -> str:
+        if source.is_inline:
+            return f"{inline_reference_prefix(source.voice_id)}prompt-{model_key}.npz"
+        return voices.voice_blob_key(source.voice_id, source.version, f"prompt-{model_key}.npz")
+
     def _stored(self, source: VoiceSource, model_key: str) -> Any | None:
-        with session_scope(self._sessions) as session:
-            record = voices.get_clone_prompt(
-                session=session, voice_id=source.voice_id, voice_version=source.version, model_key=model_key
-            )
-            blob_key = record.blob_key if record is not None else None
+        if source.is_inline:
+            blob_key: str | None = self._blob_key(source, model_key)
+        else:
+            with session_scope(self._sessions) as session:
+                record = voices.get_clone_prompt(
+                    session=session,
+                    voice_id=source.voice_id,
+                    voice_version=source.version,
+                    model_key=model_key,
+                )
+                blob_key = record.blob_key if record is not None else None
         if blob_key is None:
             return None
         try:
@@ -209,8 +243,10 @@ class ClonePromptCache:
             ref_text=None if source.x_vector_only else source.ref_text,
             x_vector_only=source.x_vector_only,
         )
-        blob_key = voices.voice_blob_key(source.voice_id, source.version, f"prompt-{model_key}.npz")
+        blob_key = self._blob_key(source, model_key)
         self._blobs.put(blob_key, prompt_to_bytes(prompt), content_type="application/octet-stream")
+        if source.is_inline:
+            return prompt
         try:
             with session_scope(self._sessions, write=True) as session:
                 voices.record_clone_prompt(

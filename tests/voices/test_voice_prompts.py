@@ -3,6 +3,9 @@ memory and in the blob store (a fresh process reuses them), recomputed when the 
 
 from __future__ import annotations
 
+import base64
+import secrets
+
 import httpx
 import numpy as np
 import pytest
@@ -10,7 +13,7 @@ import pytest
 from common.composition import build_voice_library
 from common.errors import NotFound
 from tests.voices.conftest import VoiceServer, fake_settings, unique
-from tests.voices.fakes import CloningFakeEngine, recording
+from tests.voices.fakes import CloningFakeEngine, recording, silence_wav
 from voice_store.voices import voice_blob_prefix
 from workers.voice_prompts import ClonePromptCache, ModelKeys, prompt_from_bytes, prompt_to_bytes
 
@@ -153,3 +156,51 @@ def test_prompts_round_trip_through_bytes() -> None:
             np.testing.assert_array_equal(back.ref_codes, prompt.ref_codes)
     with pytest.raises(ValueError):
         prompt_from_bytes(b"junk")
+
+
+def inline_speech(server: VoiceServer, audio: bytes, **extra: object) -> httpx.Response:
+    body = {"model": "tts-1", "input": "Hello.", "response_format": "pcm", **extra}
+    body["ref_audio"] = "data:audio/wav;base64," + base64.b64encode(audio).decode()
+    return httpx.post(f"{server.url}/v1/audio/speech", json=body, timeout=TIMEOUT)
+
+
+def test_a_one_off_clone_with_inline_audio_reuses_its_prompt(voice_server: VoiceServer) -> None:
+    engine, blobs = voice_server.base_engine, voice_server.stores.blobs
+    audio, text = recording(2.0, frequency=secrets.randbelow(500) + 200), "Inline reference words."
+    calls, references = len(engine.clone_calls), set(blobs.list_keys("references/"))
+    listed = httpx.get(f"{voice_server.url}/v1/voices", params={"limit": 100}, timeout=TIMEOUT).json()
+    for _ in range(2):
+        response = inline_speech(voice_server, audio, ref_text=text)
+        assert response.status_code == 200, response.text
+        assert engine.records[-1].request.voice_clone.ref_text == text
+    assert len(engine.clone_calls) == calls + 1  # the second request reused the prompt
+    added = sorted(key.rsplit("/", 1)[1] for key in set(blobs.list_keys("references/")) - references)
+    assert len(added) == 3 and added[0] == "meta.json" and added[2] == "reference.wav"
+    assert added[1].startswith("prompt-fake-Base-") and added[1].endswith(".npz")
+    assert httpx.get(f"{voice_server.url}/v1/voices", params={"limit": 100}, timeout=TIMEOUT).json() == listed
+
+
+@pytest.mark.parametrize(
+    ("extra", "audio", "code"),
+    [
+        ({"voice": "alloy", "ref_text": "t"}, recording(1.5), "invalid_request"),  # voice and ref_audio
+        ({"ref_text": "t"}, silence_wav(), "audio_silent"),
+        ({"x_vector_only": False}, recording(1.5), "invalid_request"),  # no transcript for in-context
+    ],
+    ids=["both-voice-and-ref", "silent", "no-transcript"],
+)
+def test_one_off_clone_errors(
+    voice_server: VoiceServer, extra: dict[str, object], audio: bytes, code: str
+) -> None:
+    response = inline_speech(voice_server, audio, **extra)
+    assert response.status_code == 400 and response.json()["error"]["code"] == code, response.text
+
+
+def test_one_off_clone_with_bad_base64_or_no_voice_at_all(voice_server: VoiceServer) -> None:
+    body = {"model": "tts-1", "input": "Hi", "ref_audio": "%%%", "ref_text": "t"}
+    bad = httpx.post(f"{voice_server.url}/v1/audio/speech", json=body, timeout=TIMEOUT)
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "ref_audio"
+    neither = httpx.post(
+        f"{voice_server.url}/v1/audio/speech", json={"model": "tts-1", "input": "Hi"}, timeout=TIMEOUT
+    )
+    assert neither.status_code == 400
