@@ -158,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(
             level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin set-up lines are noise at INFO
         handlers = {"serve": _serve, "worker": _worker, "keys": _keys, "db": _db, "voices": _voices}
         handler = handlers[args.command]
         return handler(args, settings)

@@ -207,7 +207,8 @@ class EngineHost:
             for name in self._preload:
                 self._engine(name)
         except BaseException as e:  # reported through wait_ready / is_ready
-            log.exception("loading the preloaded models failed")
+            # a missing or bad checkpoint is a ValueError with a complete message; anything else is a bug
+            log.error("loading the preloaded models failed: %s", e, exc_info=not isinstance(e, ValueError))
             self._startup_error = e
             self._ready.set()
             return

@@ -118,3 +118,38 @@ def test_wav_header_fields() -> None:
     )
     assert struct.unpack("<I", header[40:44])[0] == 48_000
     assert wav_header(None)[4:8] == b"\xff\xff\xff\xff"
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "opus", "aac", "flac"])
+def test_encoded_output_flows_before_the_input_ends(fmt: str) -> None:
+    """A streaming encoder: bytes come out while PCM is still going in (not at end of input)."""
+    import asyncio
+    import time
+
+    from common.audio import float_to_s16le
+    from common.encoder import Encoders, encode_stream
+
+    chunk = float_to_s16le(0.3 * np.sin(np.arange(7680, dtype=np.float32) / 7))  # 320 ms
+
+    async def run() -> tuple[float, float]:
+        encoders = Encoders(warm=(fmt,))
+        await encoders.start()
+        await asyncio.sleep(0.5)  # let the warm process finish starting
+        fed_last_at = 0.0
+
+        async def pcm():  # 12 × 320 ms, paced at 50 ms per chunk
+            nonlocal fed_last_at
+            for _ in range(12):
+                yield chunk
+                await asyncio.sleep(0.05)
+            fed_last_at = time.perf_counter()
+
+        first_out_at = None
+        async for _ in encode_stream(pcm(), fmt, encoders=encoders):
+            first_out_at = first_out_at or time.perf_counter()
+        await encoders.close()
+        assert first_out_at is not None
+        return first_out_at, fed_last_at
+
+    first_out_at, fed_last_at = asyncio.run(run())
+    assert first_out_at < fed_last_at - 0.2
