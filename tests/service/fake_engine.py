@@ -83,6 +83,7 @@ class FakeEngine:
     chunk_frames: int = 2
     delay_s: float = 0.0
     supports_instruct: bool = True
+    fail_at_chunk: int | None = None  # raise RuntimeError when this chunk (0-based) is due
     speakers: tuple[str, ...] = SPEAKERS
     languages: tuple[str, ...] = LANGUAGES
     records: list[StreamRecord] = field(default_factory=list)
@@ -105,9 +106,11 @@ class FakeEngine:
         total = self.num_frames(request.text, request.max_new_frames) * SAMPLES_PER_FRAME
         step = self.chunk_frames * SAMPLES_PER_FRAME
         try:
-            for start in range(0, total, step):
+            for index, start in enumerate(range(0, total, step)):
                 if self.delay_s:
                     time.sleep(self.delay_s)
+                if index == self.fail_at_chunk:
+                    raise RuntimeError(f"fake engine failure at chunk {index}")
                 record.chunks += 1
                 yield FakeChunk(tone(request.speaker, start, min(step, total - start)))
             record.finished = True
