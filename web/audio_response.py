@@ -16,7 +16,7 @@ import contextlib
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import Request, Response
@@ -59,12 +59,16 @@ class _Progress:
 
 
 async def _pcm_with_first(
-    first: bytes, stream: ChunkStream, progress: _Progress, disconnected: Callable[[], object] | None
+    first: bytes,
+    stream: ChunkStream,
+    progress: _Progress,
+    disconnected: Callable[[], Awaitable[bool]] | None,
 ) -> AsyncIterator[bytes]:
+    """The primed first chunk, then the rest; raises ``ClientGone`` when ``disconnected()`` says so."""
     progress.samples += num_samples(first)
     yield first
     async for chunk in stream:
-        if disconnected is not None and await disconnected():  # type: ignore[misc]
+        if disconnected is not None and await disconnected():
             raise ClientGone
         progress.samples += num_samples(chunk)
         yield chunk
