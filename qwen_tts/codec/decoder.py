@@ -71,6 +71,7 @@ class CodecDecoder(nn.Module):
             state.num_frames += codes.shape[1]
         return samples.squeeze(1).clamp(-1.0, 1.0)
 
+    @torch.inference_mode()
     def decode_step(self, codes: torch.Tensor, state: StreamState) -> torch.Tensor:
         """The next ``t`` frames of a stream: codes [B, t, num_quantizers] -> samples [B, t * 1920]."""
         return self(codes, state)

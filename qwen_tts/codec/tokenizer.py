@@ -60,7 +60,7 @@ class SpeechTokenizer(nn.Module):
             tensors = {name: t for name, t in tensors.items() if not name.startswith("encoder.")}
         load_checked(model, to_our_names(tensors, set(model.state_dict())), f"speech tokenizer {directory}")
         dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
-        return model.to(device=device, dtype=dtype).eval()
+        return model.requires_grad_(False).to(device=device, dtype=dtype).eval()
 
     def _check_codes(self, codes: torch.Tensor) -> None:
         if codes.ndim != 3 or codes.shape[2] != self.num_quantizers:

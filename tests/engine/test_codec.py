@@ -24,37 +24,21 @@ from qwen_tts.errors import CheckpointError
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NUM_FRAMES = 90  # > the 72-frame attention window, <= 300 where the official decode is exact
 
-# Runs in the reference venv. Weights: random codebooks, non-trivial SnakeBeta / ConvNeXt / layer-scale
-# parameters and decoder weights scaled so the waveform is audible (mean |x| ~0.1) yet rarely clipped.
+# Runs in the reference venv, with the shared tiny-checkpoint init rules (qwen_tts/tiny_weights.py): random
+# codebooks, non-trivial SnakeBeta / ConvNeXt / layer scale, an audible waveform.
 _REFERENCE_SCRIPT = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, sys.argv[1])
     from reference import import_official, load_tiny_spec
 
-    official = import_official()
-    import math
+    official, tiny = import_official(), load_tiny_spec()
     import numpy as np, torch
 
     folder = sys.argv[2]
-    torch.manual_seed(0)
-    config = official.Qwen3TTSTokenizerV2Config(**load_tiny_spec().speech_tokenizer_config())
+    config = official.Qwen3TTSTokenizerV2Config(**tiny.speech_tokenizer_config())
     model = official.Qwen3TTSTokenizerV2Model(config).eval()
-    with torch.no_grad():
-        for name, tensor in model.named_parameters():
-            if name.endswith(("embedding_sum",)):
-                tensor.normal_(0.0, 1.0)
-            elif name.endswith("cluster_usage"):
-                tensor.uniform_(0.5, 2.0)
-            elif name.endswith((".alpha", ".beta")):
-                tensor.normal_(0.0, 0.3)
-            elif name.endswith((".gamma", "layer_scale.scale")):
-                tensor.normal_(0.0, 0.1)
-            elif name.startswith("decoder.") and tensor.ndim >= 2:  # HF's std 0.02 would fade to ~1e-8
-                tensor.normal_(0.0, 0.8 / math.sqrt(tensor[0].numel()))
-        for name, tensor in model.named_buffers():
-            if name.endswith("embed_sum"):
-                tensor.normal_(0.0, 1.0)
+    tiny.init_weights(model, seed=0)
     model.save_pretrained(folder)
 
     inputs = np.load(f"{folder}/in.npz")

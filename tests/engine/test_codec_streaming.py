@@ -3,34 +3,31 @@
 from __future__ import annotations
 
 import itertools
-import math
 
 import pytest
 import torch
 
 from qwen_tts.codec import CodecConfig, SpeechTokenizer
 from qwen_tts.tiny_spec import speech_tokenizer_config
+from qwen_tts.tiny_weights import init_weights
 
-NUM_FRAMES = 120  # well over the 72-frame attention window
+NUM_FRAMES = 96  # over the 72-frame attention window
+
+
+def _uneven_sizes(total: int, pattern: tuple[int, ...]) -> list[int]:
+    sizes = []
+    for size in itertools.cycle(pattern):
+        if sum(sizes) + size >= total:
+            return [*sizes, total - sum(sizes)]
+        sizes.append(size)
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture(scope="module")
 def tokenizer() -> SpeechTokenizer:
-    """A tiny decoder whose random weights give an audible, rarely clipped waveform (see test_codec.py)."""
-    torch.manual_seed(0)
+    """A tiny decoder with the shared tiny-checkpoint init rules (an audible waveform)."""
     model = SpeechTokenizer(CodecConfig.from_dict(speech_tokenizer_config()), with_encoder=False).eval()
-    with torch.no_grad():
-        for name, tensor in itertools.chain(model.named_parameters(), model.named_buffers()):
-            if name.endswith("embedding_sum"):
-                tensor.normal_(0.0, 1.0)
-            elif name.endswith("cluster_usage"):
-                tensor.uniform_(0.5, 2.0)
-            elif name.endswith((".alpha", ".beta")):
-                tensor.normal_(0.0, 0.3)
-            elif name.endswith((".gamma", "layer_scale.scale")):
-                tensor.normal_(0.0, 0.1)
-            elif tensor.ndim >= 2:
-                tensor.normal_(0.0, 0.8 / math.sqrt(tensor[0].numel()))
+    init_weights(model, seed=0)
     return model
 
 
@@ -60,24 +57,25 @@ def _stream(tokenizer: SpeechTokenizer, codes: torch.Tensor, sizes: list[int]) -
     return torch.cat(pieces, dim=1)
 
 
-def _uneven_sizes(total: int, pattern: tuple[int, ...]) -> list[int]:
-    sizes = []
-    for size in itertools.cycle(pattern):
-        if sum(sizes) + size >= total:
-            return [*sizes, total - sum(sizes)]
-        sizes.append(size)
-    raise AssertionError("unreachable")
-
-
-@pytest.mark.parametrize("pattern", [(1,), (1, 3, 7), (5, 1, 2, 11, 40), (73,), (NUM_FRAMES,)])
-def test_stream_equals_whole_decode(tokenizer, codes, whole, pattern):
-    streamed = _stream(tokenizer, codes, _uneven_sizes(NUM_FRAMES, pattern))
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        [1] * 10 + [NUM_FRAMES - 10],  # single frames from a fresh state, then the rest at once
+        _uneven_sizes(NUM_FRAMES, (1, 3, 7)),
+        _uneven_sizes(NUM_FRAMES, (5, 1, 2, 11, 40)),
+        [73, NUM_FRAMES - 73],  # one step wider than the attention window
+        [NUM_FRAMES],
+    ],
+    ids=["ones-then-rest", "1-3-7", "5-1-2-11-40", "73-rest", "whole"],
+)
+def test_stream_equals_whole_decode(tokenizer, codes, whole, sizes):
+    streamed = _stream(tokenizer, codes, sizes)
     assert streamed.shape == whole.shape == (2, NUM_FRAMES * 1920)
     assert (streamed - whole).abs().max() <= 1e-4
 
 
 def test_chunked_decode_equals_whole(tokenizer, codes, whole):
-    assert (tokenizer.decode(codes, chunk_frames=17) - whole).abs().max() <= 1e-4
+    assert (tokenizer.decode(codes, chunk_frames=37) - whole).abs().max() <= 1e-4
     assert (tokenizer.decode(codes) - whole).abs().max() <= 1e-4
 
 
@@ -85,9 +83,9 @@ def test_interleaved_streams_do_not_interfere(tokenizer, codes, whole):
     states = [tokenizer.decoder.init_state(1), tokenizer.decoder.init_state(1)]
     pieces: list[list[torch.Tensor]] = [[], []]
     with torch.inference_mode():
-        for start in range(0, NUM_FRAMES, 10):
+        for start in range(0, NUM_FRAMES, 24):
             for row in (1, 0):  # alternate the two streams on one decoder
-                step = codes[row : row + 1, start : start + 10]
+                step = codes[row : row + 1, start : start + 24]
                 pieces[row].append(tokenizer.decoder.decode_step(step, states[row]))
     for row in (0, 1):
         assert (torch.cat(pieces[row], dim=1) - whole[row : row + 1]).abs().max() <= 1e-4
