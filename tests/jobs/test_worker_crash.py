@@ -1,0 +1,101 @@
+"""A whole worker (main process and child) SIGKILLed mid-segment while a second worker runs: its unacked
+segment message is redelivered after the broker's visibility timeout, the job completes with one copy of
+each segment, and exactly one completion webhook is sent.
+
+Recovery time is the visibility timeout plus kombu's restore sweep, which by default runs every
+``unacked_restore_interval`` (10 s) × ``unacked_restore_throttle`` (10) ≈ 100 s: measured 93.5 s here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import redis
+
+from tests.distributed.harness import distributed_env, serve_distributed, worker_process
+from tests.fixtures.s3_server import MotoServer
+from tests.jobs.client import wait_for_job
+from tests.jobs.receiver import Receiver, run_receiver
+from tests.jobs.test_distributed_jobs import JOB_ENV, MODEL, segments
+from voice_store.models.jobs import SegmentStatus
+
+VISIBILITY_S = 12  # > the hard time limit (10 s), the smallest the settings accept
+CRASH_ENV = {
+    "QWEN_TTS_DISTRIBUTED__TASK_TIME_LIMIT_S": "10",
+    "QWEN_TTS_DISTRIBUTED__TASK_SOFT_TIME_LIMIT_S": "9",
+    "QWEN_TTS_DISTRIBUTED__VISIBILITY_TIMEOUT_S": str(VISIBILITY_S),
+}
+
+
+@pytest.fixture(scope="module")
+def env(redis_url: str, migrated_postgres_url: str, moto_server: MotoServer) -> Iterator[dict[str, str]]:
+    namespace = f"crash-{secrets.token_hex(6)}"
+    yield distributed_env(
+        redis_url=redis_url,
+        namespace=namespace,
+        database_url=migrated_postgres_url,
+        s3=moto_server,
+        models={MODEL: "/nonexistent/fake"},
+        **JOB_ENV,
+        **CRASH_ENV,
+    )
+    client = redis.Redis.from_url(redis_url)
+    if keys := list(client.scan_iter(match=f"{namespace}:*", count=500)):
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with run_receiver() as receiver:
+        yield receiver
+
+
+def two_running(database_url: str, job_id: str, timeout_s: float = 60.0) -> list[int]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        running = [n for n, (s, _) in enumerate(segments(database_url, job_id)) if s is SegmentStatus.RUNNING]
+        if len(running) == 2:
+            return running
+        time.sleep(0.01)
+    raise TimeoutError("the two workers never ran segments at the same time")
+
+
+def test_a_killed_worker_s_segment_is_redelivered_and_the_job_completes_once(
+    env: dict[str, str], receiver: Receiver, migrated_postgres_url: str
+) -> None:
+    spec = f"{MODEL}:custom_voice:0.03"
+    with (
+        worker_process(env, models=spec, hostname="cpu0@crash-a") as doomed,
+        worker_process(env, models=spec, hostname="cpu1@crash-b"),
+        serve_distributed(env) as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
+        text = " ".join(f"Sentence {n} of a job whose worker dies." for n in range(14))
+        body = {"voice": "alloy", "input": text, "response_format": "pcm", "callback_url": receiver.url}
+        job_id = client.post("/v1/jobs", json=body).json()["id"]
+        two_running(migrated_postgres_url, job_id)
+        killed_at = time.monotonic()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(doomed.pid, signal.SIGKILL)  # the whole worker: its main process and its child
+        job = wait_for_job(client, job_id, timeout_s=120)
+        recovery_s = time.monotonic() - killed_at
+        assert job["status"] == "succeeded", job
+        attempts = [n for _, n in segments(migrated_postgres_url, job_id)]
+        assert sorted(attempts) == [1] * (len(attempts) - 1) + [2], attempts
+        assert recovery_s >= VISIBILITY_S - 1  # it waited for the redelivery, not for a retry loop
+        pcm = client.get(f"/v1/jobs/{job_id}/audio", follow_redirects=True).content
+        assert len(pcm) // 2 == round(job["outputs"][0]["duration_s"] * 24_000)
+        time.sleep(2)
+        assert [json.loads(d.body)["type"] for d in receiver.wait_for(1)] == ["job.succeeded"]
+        print(
+            f"whole-worker kill: job done {recovery_s:.1f} s after the SIGKILL (visibility {VISIBILITY_S} s)"
+        )
