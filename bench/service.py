@@ -157,23 +157,35 @@ def main() -> int:
         ports = free_port(), free_port()
         urls = {"embedded": f"http://127.0.0.1:{ports[0]}", "distributed": f"http://127.0.0.1:{ports[1]}"}
         serve = ["serve", "--host", "127.0.0.1", "--port"]
-        with (
-            process([*serve, str(ports[0])], embedded_env),
-            process(["worker", "--models", "tiny", "--hostname", f"{namespace}@bench"], distributed_env),
-            process([*serve, str(ports[1])], distributed_env),
-            httpx.Client(timeout=120) as client,
-        ):
-            for url in urls.values():
-                wait_ready(url, args.start_timeout)
-            for _ in range(args.warmup):
+        results = {name: Samples() for name in urls}
+        try:
+            with (
+                process([*serve, str(ports[0])], embedded_env),
+                process(["worker", "--models", "tiny", "--hostname", f"{namespace}@bench"], distributed_env),
+                process([*serve, str(ports[1])], distributed_env),
+                httpx.Client(timeout=120) as client,
+            ):
                 for url in urls.values():
-                    measure(client, url, None)
-            results = {name: Samples() for name in urls}
-            for _ in range(args.requests):
-                for name, url in urls.items():
-                    measure(client, url, results[name])
+                    wait_ready(url, args.start_timeout)
+                for _ in range(args.warmup):
+                    for url in urls.values():
+                        measure(client, url, None)
+                for _ in range(args.requests):
+                    for name, url in urls.items():
+                        measure(client, url, results[name])
+        finally:
+            drop_namespace(args.redis_url, namespace)
         report(results)
     return 0
+
+
+def drop_namespace(redis_url: str, namespace: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    if keys := list(client.scan_iter(match=f"{namespace}:*", count=500)):
+        client.delete(*keys)
+    client.close()
 
 
 if __name__ == "__main__":

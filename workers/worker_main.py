@@ -42,7 +42,7 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpu", type=int, help="GPU index it owns (CUDA_VISIBLE_DEVICES); none = CPU")
     parser.add_argument("--models", required=True, help="comma-separated model names it serves")
     parser.add_argument("--hostname", help="Celery node name (default gpuN@host or cpu-PID@host)")
-    parser.add_argument("--loglevel", default="INFO")
+    parser.add_argument("--loglevel", help="default: the log_level setting")
 
 
 def parse_models(text: str, settings: Settings) -> list[str]:
@@ -124,6 +124,17 @@ def build_child(
     return runtime, job_worker(settings, app, sessions, blobs, synthesize)
 
 
+def consume_model_queues(app: Any, node: str, models: Sequence[str]) -> None:
+    """Tell this worker's consumer (the parent process) to take the model queues: called by the child once
+    its models are loaded and warm. Celery starts consuming before a prefork child has run
+    ``worker_process_init``; listening on the model queues only from here means no request waits for a load
+    while another worker is idle."""
+    for name in models:
+        replies = app.control.add_consumer(model_queue(name), destination=[node], reply=True, timeout=10.0)
+        if not replies:
+            raise RuntimeError(f"worker {node} did not confirm consuming {model_queue(name)}")
+
+
 def run_worker(
     settings: Settings,
     *,
@@ -157,6 +168,7 @@ def run_worker(
         runtime.start()
         slot.set(runtime)
         jobs_slot.set(job_worker)
+        consume_model_queues(app, node, models)
 
     def stop_child(**_: Any) -> None:
         if slot.is_set:
@@ -164,14 +176,13 @@ def run_worker(
 
     worker_process_init.connect(start_child, weak=False)
     worker_process_shutdown.connect(stop_child, weak=False)
-    queues = [model_queue(name) for name in models] + [CONTROL_QUEUE]
     log.info("worker %s: models %s on %s", node, ", ".join(models), settings.device)
     app.worker_main(
         [
             "worker",
             "--pool=prefork",
             "--concurrency=1",
-            f"--queues={','.join(queues)}",
+            f"--queues={CONTROL_QUEUE}",  # the model queues follow once the models are loaded
             f"--hostname={node}",
             f"--loglevel={loglevel}",
             "--without-gossip",
@@ -197,8 +208,9 @@ def run_from_args(args: argparse.Namespace, settings: Settings | None = None) ->
     except SettingsError as e:
         sys.stderr.write(f"qwen3-tts worker: {e}\n")
         return 2
-    logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_worker(settings, models=models, gpu=args.gpu, hostname=args.hostname, loglevel=args.loglevel)
+    loglevel = (args.loglevel or settings.log_level).upper()
+    logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_worker(settings, models=models, gpu=args.gpu, hostname=args.hostname, loglevel=loglevel)
     return 0
 
 
