@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,10 +13,10 @@ import torch
 from .audio import resample, to_mono_float32
 from .config import ModelConfig, read_json
 from .errors import EngineInputError, ReferenceAudioError, UnsupportedRequestError
-from .generation import FrameBlock, TalkerLogitsRules, generate_frames, suppressed_ids
+from .generation import FrameBlock, RequestCaches, TalkerLogitsRules, generate_frames, suppressed_ids
 from .loading import load_text_tokenizer, load_weights, read_weights, resolve_model_dir
 from .model import TTSModel
-from .planning import plan_request
+from .planning import follows_instruct, plan_request
 from .sampling import SamplerTensors
 from .types import (
     SAMPLE_RATE,
@@ -42,8 +41,8 @@ def _dtype(dtype: str | torch.dtype) -> torch.dtype:
 
 
 class TTSEngine:
-    """One loaded model. Calls are serialized (the KV caches are shared); use one engine per worker thread
-    when concurrency is needed."""
+    """One loaded model. Every request owns its KV caches and decoder state, so streams of several requests
+    can be advanced in turn (or from several threads) on one engine."""
 
     def __init__(
         self,
@@ -52,7 +51,8 @@ class TTSEngine:
         codec,
         sampling_defaults: SamplingParams,
         *,
-        max_seq_len: int = 4096,
+        max_seq_len: int = 8192,
+        initial_cache_len: int = 512,
         default_max_new_frames: int = 8192,
         eos_check_interval: int = 4,
         min_ref_seconds: float = 0.5,
@@ -64,13 +64,12 @@ class TTSEngine:
         self.codec = codec
         self.sampling_defaults = sampling_defaults
         self.max_seq_len = max_seq_len
+        self.initial_cache_len = initial_cache_len
         self.default_max_new_frames = default_max_new_frames
         self.eos_check_interval = eos_check_interval
         self.min_ref_seconds, self.max_ref_seconds = min_ref_seconds, max_ref_seconds
         weight = model.talker.codec_head.weight
         self.device, self.dtype = weight.device, weight.dtype
-        self._lock = threading.Lock()
-        self._caches_ready = False
         eos = self.config.talker.codec_eos_token_id
         self._suppressed = suppressed_ids(self.config.talker.vocab_size, eos, self.device)
 
@@ -121,6 +120,11 @@ class TTSEngine:
     @property
     def languages(self) -> tuple[str, ...]:
         return self.config.languages
+
+    @property
+    def supports_instruct(self) -> bool:
+        """Whether a request's ``instruct`` reaches the model (else it is reported in ``ignored``)."""
+        return follows_instruct(self.config)
 
     # ---- codec --------------------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -197,26 +201,34 @@ class TTSEngine:
     def stream(self, request: SynthesisRequest) -> Iterator[AudioChunk]:
         """Audio chunks as frames are generated; their concatenation equals ``synthesize(request)``.
 
-        Each frame is decoded exactly once, through the codec decoder's causal streaming state.
+        Each frame is decoded exactly once, through the codec decoder's causal streaming state. Inference
+        mode is entered per step, never held across a ``yield`` (the caller's code runs in its own mode).
         """
-        with self._lock, torch.inference_mode():
+        with torch.inference_mode():
             blocks, plan = self._generate(request)
-            decoder = self.codec.decoder
-            state = decoder.init_state(1)
+            state = self.codec.decoder.init_state(1)
             if plan.ref_codes is not None:  # in-context clone: the reference frames are left context only
-                decoder.decode_step(plan.ref_codes[None], state)
-            for block in blocks:
-                if block.codes.shape[0]:
-                    samples = decoder.decode_step(block.codes[None], state)[0].float().cpu().numpy()
-                else:
-                    samples = np.zeros(0, dtype=np.float32)
-                yield AudioChunk(
-                    samples=samples,
-                    codes=block.codes.cpu().numpy().astype(np.int64),
-                    ignored=plan.ignored,
-                    is_last=block.is_last,
-                    finished=block.finished,
-                )
+                self.codec.decoder.decode_step(plan.ref_codes[None], state)
+        while True:
+            with torch.inference_mode():
+                block = next(blocks, None)
+                if block is None:
+                    return
+                chunk = self._audio_chunk(block, state, plan.ignored)
+            yield chunk
+
+    def _audio_chunk(self, block: FrameBlock, state, ignored: tuple[str, ...]) -> AudioChunk:
+        if block.codes.shape[0]:
+            samples = self.codec.decoder.decode_step(block.codes[None], state)[0].float().cpu().numpy()
+        else:
+            samples = np.zeros(0, dtype=np.float32)
+        return AudioChunk(
+            samples=samples,
+            codes=block.codes.cpu().numpy().astype(np.int64),
+            ignored=ignored,
+            is_last=block.is_last,
+            finished=block.finished,
+        )
 
     def _generate(self, request: SynthesisRequest) -> tuple[Iterator[FrameBlock], object]:
         plan = plan_request(request, self.config, self.model.talker, self._tokenize)
@@ -227,7 +239,9 @@ class TTSEngine:
                 "shorten the text (or the reference) or raise max_seq_len"
             )
         max_frames = min(request.max_new_frames or self.default_max_new_frames, room)
-        self._ensure_caches()
+        caches = RequestCaches.allocate(
+            self.model.talker, 1, plan.prompt.length + self.initial_cache_len, plan.prompt.length + max_frames
+        )
         sampling = request.sampling.resolved(self.sampling_defaults)
         seed = request.seed if request.seed is not None else secrets.randbits(63)
         generator = torch.Generator(device=self.device).manual_seed(seed)
@@ -246,16 +260,10 @@ class TTSEngine:
             rules,
             max_frames,
             generator,
+            caches,
             self.eos_check_interval,
         )
         return blocks, plan
-
-    def _ensure_caches(self) -> None:
-        if not self._caches_ready:
-            talker = self.model.talker
-            talker.transformer.setup_caches(1, self.max_seq_len)
-            talker.code_predictor.transformer.setup_caches(1, self.config.code_predictor.num_code_groups)
-            self._caches_ready = True
 
     def _tokenize(self, text: str) -> torch.Tensor:
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -9,11 +9,12 @@ row of trailing text (or tts_pad once the text is used up). Shapes are static an
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 
+from .layers import KVCache
 from .model import CodePredictor, Talker
 from .sampling import SamplerTensors, penalize_repetition, sample
 
@@ -26,6 +27,32 @@ class TalkerLogitsRules:
     min_new_frames: torch.Tensor  # [B]
     suppressed: torch.Tensor  # [V] bool: control ids a frame may not start with (EOS excluded)
     eos_id: int
+
+
+@dataclass(slots=True)
+class RequestCaches:
+    """One request's KV caches: the talker's grows with the request; the predictor's is one frame long."""
+
+    talker: list[KVCache]
+    predictor: list[KVCache]
+    max_len: int  # the talker cache never grows beyond this
+
+    @classmethod
+    def allocate(cls, talker: Talker, batch: int, initial_len: int, max_len: int) -> RequestCaches:
+        predictor = talker.code_predictor
+        return cls(
+            talker=talker.transformer.new_caches(batch, min(initial_len, max_len)),
+            predictor=predictor.transformer.new_caches(batch, predictor.num_code_groups),
+            max_len=max_len,
+        )
+
+    def reserve(self, length: int) -> None:
+        """Makes room for positions [0, length): doubles the talker caches (at most to max_len)."""
+        capacity = self.talker[0].max_len
+        if length > capacity:
+            new_len = min(max(2 * capacity, length), self.max_len)
+            for cache in self.talker:
+                cache.resize(new_len)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +83,12 @@ def process_talker_logits(
     return logits.masked_fill(blocked, float("-inf"))
 
 
-def prefill(talker: Talker, embeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def prefill(
+    talker: Talker, embeds: torch.Tensor, caches: Sequence[KVCache] | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The prompt [B, T, D] through the talker -> last-position logits [B, V] and hidden [B, 1, D]."""
     input_pos = torch.arange(embeds.shape[1], device=embeds.device).expand(embeds.shape[0], -1)
-    logits, hidden = talker(embeds, input_pos)
+    logits, hidden = talker(embeds, input_pos, caches)
     return logits[:, -1], hidden[:, -1:]
 
 
@@ -69,16 +98,18 @@ def predict_codes(
     code0_embed: torch.Tensor,  # [B, 1, D]
     params: SamplerTensors,
     generator: torch.Generator | None,
+    caches: Sequence[KVCache] | None,
 ) -> torch.Tensor:
     """Codebooks 1..G-1 of one frame [B, G-1]. The predictor's cache holds exactly G positions."""
     batch = talker_hidden.shape[0]
     positions = torch.arange(predictor.num_code_groups, device=talker_hidden.device).expand(batch, -1)
-    hidden = predictor(torch.cat([talker_hidden, code0_embed], dim=1), positions[:, :2])[:, -1]  # [B, H]
+    x = torch.cat([talker_hidden, code0_embed], dim=1)  # [B, 2, D]
+    hidden = predictor(x, positions[:, :2], caches)[:, -1]  # [B, H]
     codes = []
     for j, head in enumerate(predictor.lm_head):
         if j > 0:
             embed = predictor.codec_embedding[j - 1](codes[-1])[:, None]  # [B, 1, D]
-            hidden = predictor(embed, positions[:, j + 1 : j + 2])[:, -1]
+            hidden = predictor(embed, positions[:, j + 1 : j + 2], caches)[:, -1]
         codes.append(sample(head(hidden), params, generator))
     return torch.stack(codes, dim=-1)
 
@@ -91,13 +122,16 @@ def decode_one_frame(
     input_pos: torch.Tensor,  # [B, 1]
     predictor_params: SamplerTensors,
     generator: torch.Generator | None,
+    caches: RequestCaches,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Completes a frame and runs the talker on it: (codes [B, G], next logits [B, V], hidden [B, 1, D])."""
     code0_embed = talker.codec_embedding(code0)[:, None]
-    rest = predict_codes(talker.code_predictor, past_hidden, code0_embed, predictor_params, generator)
+    rest = predict_codes(
+        talker.code_predictor, past_hidden, code0_embed, predictor_params, generator, caches.predictor
+    )
     codes = torch.cat([code0[:, None], rest], dim=-1)  # [B, G]
     x = talker.embed_frames(codes)[:, None] + text_embed
-    logits, hidden = talker(x, input_pos)
+    logits, hidden = talker(x, input_pos, caches.talker)
     return codes, logits[:, -1], hidden
 
 
@@ -110,25 +144,32 @@ def generate_frames(
     rules: TalkerLogitsRules,
     max_new_frames: int,
     generator: torch.Generator | None,
+    caches: RequestCaches,
     eos_check_interval: int = 4,
 ) -> Iterator[FrameBlock]:
-    """Generates up to ``max_new_frames`` frames, yielding them in blocks as end of speech is checked."""
+    """Generates up to ``max_new_frames`` frames, yielding them in blocks as end of speech is checked.
+
+    All state lives in the arguments (``caches`` belongs to this request), so several generators can be
+    advanced in turn on one model.
+    """
     device = prompt_embeds.device
     prompt_len = prompt_embeds.shape[1]
     num_text_rows = text_rows.shape[1]
     seen = torch.zeros(1, talker.codec_head.out_features, dtype=torch.bool, device=device)
     step = torch.zeros(1, dtype=torch.long, device=device)
 
-    logits, hidden = prefill(talker, prompt_embeds)
+    caches.reserve(prompt_len)
+    logits, hidden = prefill(talker, prompt_embeds, caches.talker)
     code0 = sample(process_talker_logits(logits, seen, step, rules), talker_params, generator)
     block: list[torch.Tensor] = []
     for frame in range(max_new_frames):
         seen.scatter_(1, code0[:, None], True)
         step += 1
+        caches.reserve(prompt_len + frame + 1)
         input_pos = torch.full((1, 1), prompt_len + frame, dtype=torch.long, device=device)
         text = text_rows[:, min(frame, num_text_rows - 1)][:, None]
         codes, logits, hidden = decode_one_frame(
-            talker, hidden, code0, text, input_pos, predictor_params, generator
+            talker, hidden, code0, text, input_pos, predictor_params, generator, caches
         )
         block.append(codes)
         code0 = sample(process_talker_logits(logits, seen, step, rules), talker_params, generator)

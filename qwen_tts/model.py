@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from .config import CodePredictorConfig, ModelConfig, TalkerConfig
-from .layers import Transformer
+from .layers import KVCache, Transformer
 
 
 class TextProjection(nn.Module):
@@ -48,9 +50,11 @@ class CodePredictor(nn.Module):
             else nn.Identity()
         )
 
-    def forward(self, x: torch.Tensor, input_pos: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, input_pos: torch.Tensor, caches: Sequence[KVCache] | None = None
+    ) -> torch.Tensor:
         """x: [B, T, talker_hidden] -> hidden [B, T, predictor_hidden]."""
-        return self.transformer(self.small_to_mtp_projection(x), input_pos)
+        return self.transformer(self.small_to_mtp_projection(x), input_pos, caches)
 
 
 class Talker(nn.Module):
@@ -76,9 +80,11 @@ class Talker(nn.Module):
         parts += [emb(codes[..., j + 1]) for j, emb in enumerate(self.code_predictor.codec_embedding)]
         return torch.stack(parts, dim=-2).sum(-2)
 
-    def forward(self, x: torch.Tensor, input_pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, input_pos: torch.Tensor, caches: Sequence[KVCache] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """x: [B, T, D] -> (codebook-0 logits [B, T, V], hidden [B, T, D])."""
-        hidden = self.transformer(x, input_pos)  # three identical M-RoPE streams == input_pos
+        hidden = self.transformer(x, input_pos, caches)  # three identical M-RoPE streams == input_pos
         return self.codec_head(hidden), hidden
 
 

@@ -43,6 +43,14 @@ class Plan:
     ignored: tuple[str, ...]
 
 
+def follows_instruct(config: ModelConfig) -> bool:
+    """Whether ``instruct`` reaches the model: VoiceDesign, and CustomVoice except the 0.6B one (the official
+    ``generate_custom_voice`` tests ``tts_model_size in "0b6"`` and drops it); Base models take none."""
+    if config.tts_model_type == "custom_voice":
+        return config.tts_model_size not in "0b6"
+    return config.tts_model_type == "voice_design"
+
+
 def _names(values) -> str:
     return ", ".join(sorted(values))
 
@@ -78,8 +86,7 @@ def plan_request(request: SynthesisRequest, config: ModelConfig, talker: Talker,
             given = "no speaker" if speaker is None else f"unknown speaker {speaker!r}"
             raise UnknownSpeakerError(f"{given}; valid: {_names(config.talker.spk_id)}")
         speaker_embed = talker.codec_embedding(torch.tensor(config.talker.spk_id[speaker], device=device))
-        # Official: `if tts_model_size in "0b6": instruct = None` (the 0.6B CustomVoice has no instruct).
-        if instruct is not None and config.tts_model_size in "0b6":
+        if instruct is not None and not follows_instruct(config):
             ignored.append("instruct")
             instruct = None
     elif model_type == "voice_design":

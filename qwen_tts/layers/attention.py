@@ -1,8 +1,9 @@
 """Grouped-query self-attention over a static KV cache (gpt-fast style), with SDPA.
 
 Positions are explicit: ``input_pos`` [B, T] holds each new token's slot in the cache (its absolute position),
-so a decode step has static shapes and can be captured in a CUDA graph. Without a cache the layer attends
-over its own input (a full recompute; the reference path and one-shot encoders use that).
+so a decode step has static shapes and can be captured in a CUDA graph. The cache is passed per call (it
+belongs to a request, not to the module). Without one the layer attends over its own input (a full
+recompute; the reference path and one-shot encoders use that).
 """
 
 from __future__ import annotations
@@ -27,16 +28,20 @@ class KVStore(Protocol):
     ) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
-class KVCache(nn.Module):
-    """Preallocated keys and values, [B, H_kv, max_len, D] each."""
+class KVCache:
+    """Preallocated keys and values of one attention layer, [B, H_kv, max_len, D] each.
+
+    Held per request (never on the module), so independent requests can interleave on one model.
+    """
+
+    __slots__ = ("k", "v")
 
     def __init__(
-        self, max_batch: int, num_kv_heads: int, max_len: int, head_dim: int, dtype: torch.dtype, device=None
+        self, batch: int, num_kv_heads: int, max_len: int, head_dim: int, dtype: torch.dtype, device=None
     ) -> None:
-        super().__init__()
-        shape = (max_batch, num_kv_heads, max_len, head_dim)
-        self.register_buffer("k", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
-        self.register_buffer("v", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
+        shape = (batch, num_kv_heads, max_len, head_dim)
+        self.k = torch.zeros(shape, dtype=dtype, device=device)
+        self.v = torch.zeros(shape, dtype=dtype, device=device)
 
     @property
     def max_len(self) -> int:
@@ -45,13 +50,21 @@ class KVCache(nn.Module):
     def update(
         self, input_pos: torch.Tensor, k: torch.Tensor, v: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Writes k, v [B, H_kv, T, D] at slots input_pos [B, T]; returns the cache rows of this batch."""
-        batch = k.shape[0]
-        rows = torch.arange(batch, device=k.device)[:, None]  # [B, 1]
+        """Writes k, v [B, H_kv, T, D] at slots input_pos [B, T]; returns the whole cache."""
+        rows = torch.arange(k.shape[0], device=k.device)[:, None]  # [B, 1]
         # Advanced indices split by a slice put the indexed dims first: the target is [B, T, H_kv, D].
         self.k[rows, :, input_pos] = k.transpose(1, 2)
         self.v[rows, :, input_pos] = v.transpose(1, 2)
-        return self.k[:batch], self.v[:batch]
+        return self.k, self.v
+
+    def resize(self, max_len: int) -> None:
+        """Grows (or shrinks) to max_len positions, keeping the first min(old, new) positions."""
+        keep = min(max_len, self.max_len)
+        for name in ("k", "v"):
+            old = getattr(self, name)
+            new = old.new_zeros((*old.shape[:2], max_len, old.shape[3]))
+            new[:, :, :keep] = old[:, :, :keep]
+            setattr(self, name, new)
 
 
 def attention_mask(
@@ -81,7 +94,6 @@ class Attention(nn.Module):
         self.o_proj = nn.Linear(q_dim, spec.hidden_size, bias=spec.attention_bias)
         self.q_norm = RMSNorm(spec.head_dim, spec.rms_norm_eps) if spec.qk_norm else nn.Identity()
         self.k_norm = RMSNorm(spec.head_dim, spec.rms_norm_eps) if spec.qk_norm else nn.Identity()
-        self.kv_cache: KVCache | None = None
 
     def forward(
         self,
@@ -90,14 +102,13 @@ class Attention(nn.Module):
         sin: torch.Tensor,  # [B, T, head_dim]
         input_pos: torch.Tensor,  # [B, T]
         mask: torch.Tensor | None,  # [B, 1, T, T_kv] boolean, True = attend
-        kv_cache: KVStore | None = None,  # a per-call store; None: the module's own cache, if any
+        kv_cache: KVStore | None = None,  # this request's keys/values; None: attend over x alone
     ) -> torch.Tensor:
         batch, length, _ = x.shape
         q = self.q_norm(self.q_proj(x).view(batch, length, self.num_heads, self.head_dim)).transpose(1, 2)
         k = self.k_norm(self.k_proj(x).view(batch, length, self.num_kv_heads, self.head_dim)).transpose(1, 2)
         v = self.v_proj(x).view(batch, length, self.num_kv_heads, self.head_dim).transpose(1, 2)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)  # [B, H, T, hd], [B, H_kv, T, hd]
-        kv_cache = self.kv_cache if kv_cache is None else kv_cache
         if kv_cache is not None:
             k, v = kv_cache.update(input_pos, k, v)  # [B, H_kv, T_kv, hd]
         out = F.scaled_dot_product_attention(

@@ -42,7 +42,7 @@ class TransformerBlock(nn.Module):
         sin: torch.Tensor,
         input_pos: torch.Tensor,  # [B, T]
         mask: torch.Tensor | None,
-        kv_cache: KVStore | None = None,  # overrides the attention's own cache for this call
+        kv_cache: KVStore | None = None,  # this request's keys/values of this layer
     ) -> torch.Tensor:
         attn = self.self_attn(self.input_layernorm(x), cos, sin, input_pos, mask, kv_cache)
         x = x + self.self_attn_layer_scale(attn)

@@ -1,6 +1,8 @@
-"""A stack of pre-norm blocks with a final norm, RoPE and optional static KV caches."""
+"""A stack of pre-norm blocks with a final norm and RoPE; KV caches are passed in per request."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -21,39 +23,31 @@ class Transformer(nn.Module):
         self.rotary = RotaryEmbedding(
             spec.head_dim, spec.rope_theta, spec.mrope_section, spec.mrope_interleaved
         )
-        self.max_cache_len = 0
 
-    def setup_caches(
-        self, max_batch: int, max_len: int, dtype: torch.dtype | None = None, device=None
-    ) -> None:
-        """Allocates one static KV cache per layer: max_batch rows of max_len positions."""
-        if max_batch <= 0 or max_len <= 0:
-            raise ValueError(f"cache sizes must be positive, got max_batch={max_batch}, max_len={max_len}")
+    def new_caches(
+        self, batch: int, max_len: int, dtype: torch.dtype | None = None, device=None
+    ) -> list[KVCache]:
+        """One static KV cache per layer: ``batch`` rows of ``max_len`` positions."""
+        if batch <= 0 or max_len <= 0:
+            raise ValueError(f"cache sizes must be positive, got batch={batch}, max_len={max_len}")
         weight = self.norm.weight
         dtype, device = dtype or weight.dtype, device or weight.device
-        for layer in self.layers:
-            layer.self_attn.kv_cache = KVCache(
-                max_batch, self.spec.num_kv_heads, max_len, self.spec.head_dim, dtype, device
-            )
-        self.max_cache_len = max_len
-
-    def clear_caches(self) -> None:
-        for layer in self.layers:
-            layer.self_attn.kv_cache = None
-        self.max_cache_len = 0
+        spec = self.spec
+        return [KVCache(batch, spec.num_kv_heads, max_len, spec.head_dim, dtype, device) for _ in self.layers]
 
     def forward(
         self,
         x: torch.Tensor,  # [B, T, D]
         input_pos: torch.Tensor,  # [B, T] absolute positions (= cache slots)
+        caches: Sequence[KVCache] | None = None,  # None: attend over x alone (full recompute)
         rope_pos: torch.Tensor | None = None,  # [S, B, T] M-RoPE streams; None: input_pos for every stream
     ) -> torch.Tensor:
         cos, sin = self.rotary(input_pos if rope_pos is None else rope_pos, x.dtype)  # [B, T, head_dim]
-        if self.max_cache_len:
-            key_pos = torch.arange(self.max_cache_len, device=x.device).expand(x.shape[0], -1)  # [B, L]
+        if caches is not None:
+            key_pos = torch.arange(caches[0].max_len, device=x.device).expand(x.shape[0], -1)  # [B, L]
         else:
             key_pos = input_pos
         mask = attention_mask(input_pos, key_pos, self.spec.causal, self.spec.sliding_window)
-        for layer in self.layers:
-            x = layer(x, cos, sin, input_pos, mask)
+        for index, layer in enumerate(self.layers):
+            x = layer(x, cos, sin, input_pos, mask, None if caches is None else caches[index])
         return self.norm(x)  # [B, T, D]

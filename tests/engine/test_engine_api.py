@@ -64,6 +64,8 @@ def test_what_the_model_offers(tiny_engine):
     assert engine.languages[0] == "auto" and "english" in engine.languages
     assert not any("dialect" in name for name in engine.languages)
     assert tiny_engine("voice_design").speakers == ()
+    assert not engine.supports_instruct  # 0.6B CustomVoice
+    assert tiny_engine("voice_design").supports_instruct and not tiny_engine("base").supports_instruct
 
 
 def test_instruct_on_0b6_custom_voice_is_reported_as_ignored(tiny_engine):
@@ -119,3 +121,25 @@ def test_codec_round_trip_shapes(tiny_engine):
     samples = engine.codec_decode(codes)
     assert samples.dtype == np.float32 and samples.shape == (7 * 1920,)
     np.testing.assert_allclose(engine.codec_decode(codes[:3]), samples[: 3 * 1920], atol=1e-4)  # causal
+
+
+def test_interleaved_streams_on_one_engine_equal_separate_runs(tiny_checkpoint):
+    """Requests own their state: advancing two streams in turn (as the engine host does) mixes nothing."""
+    engine = TTSEngine.from_pretrained(tiny_checkpoint("custom_voice"), max_seq_len=256, eos_check_interval=2)
+    first = SynthesisRequest(text="Hello world", speaker="vivian", seed=8, max_new_frames=4, min_new_frames=4)
+    second = SynthesisRequest(text="The voice", speaker="eric", seed=9, max_new_frames=6, min_new_frames=6)
+    streams = {"first": engine.stream(first), "second": engine.stream(second)}
+    chunks: dict[str, list] = {"first": [], "second": []}
+    while streams:
+        for name in list(streams):
+            chunk = next(streams[name], None)
+            if chunk is None:
+                del streams[name]
+            else:
+                chunks[name].append(chunk)
+    for name, request in (("first", first), ("second", second)):
+        alone = engine.synthesize(request)
+        assert np.array_equal(np.concatenate([c.codes for c in chunks[name]]), alone.codes)
+        np.testing.assert_allclose(
+            np.concatenate([c.samples for c in chunks[name]]), alone.samples, atol=1e-5
+        )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import torch
 
 from qwen_tts import SamplingParams, SynthesisRequest
-from qwen_tts.generation import TalkerLogitsRules, generate_frames, process_talker_logits, suppressed_ids
+from qwen_tts.generation import (
+    RequestCaches,
+    TalkerLogitsRules,
+    generate_frames,
+    process_talker_logits,
+    suppressed_ids,
+)
 from qwen_tts.planning import plan_request
 from qwen_tts.sampling import SamplerTensors, sample
 
@@ -34,9 +38,6 @@ def _setup(engine, request, sampling):
 @torch.inference_mode()
 def reference_frames(talker, plan, rules, talker_params, predictor_params, num_frames, generator):
     """No KV cache anywhere: every step recomputes the whole sequence from scratch."""
-    talker = copy.deepcopy(talker)
-    talker.transformer.clear_caches()
-    talker.code_predictor.transformer.clear_caches()
     predictor = talker.code_predictor
     sequence = plan.prompt.embeds  # [1, T, D]
     seen = torch.zeros(1, talker.codec_head.out_features, dtype=torch.bool)
@@ -70,11 +71,13 @@ def reference_frames(talker, plan, rules, talker_params, predictor_params, num_f
 
 
 def _static_frames(engine, plan, rules, talker_params, predictor_params, num_frames, generator):
-    engine._ensure_caches()
     with torch.inference_mode():
+        talker = engine.model.talker
+        # A small initial cache, so the run also crosses a cache growth.
+        caches = RequestCaches.allocate(talker, 1, plan.prompt.length + 2, plan.prompt.length + num_frames)
         blocks = generate_frames(
-            engine.model.talker, plan.prompt.embeds, plan.prompt.text_rows, talker_params, predictor_params,
-            rules, num_frames, generator, eos_check_interval=3,
+            talker, plan.prompt.embeds, plan.prompt.text_rows, talker_params, predictor_params,
+            rules, num_frames, generator, caches, eos_check_interval=3,
         )  # fmt: skip
         return torch.cat([b.codes for b in blocks])
 

@@ -36,10 +36,13 @@ def test_static_cache_decode_equals_full_recompute(sliding_window):
     pos = torch.arange(9).expand(2, -1)
     reference = model(x, pos)  # no cache: attends over its own input
 
-    model.setup_caches(max_batch=2, max_len=16)
-    out = [model(x[:, :5], pos[:, :5])]  # prefill
+    caches = model.new_caches(batch=2, max_len=6)
+    out = [model(x[:, :5], pos[:, :5], caches)]  # prefill
     for t in range(5, 9):  # one token at a time
-        out.append(model(x[:, t : t + 1], pos[:, t : t + 1]))
+        if t == 6:  # a request outgrowing its cache keeps what it has
+            for cache in caches:
+                cache.resize(16)
+        out.append(model(x[:, t : t + 1], pos[:, t : t + 1], caches))
     torch.testing.assert_close(torch.cat(out, dim=1), reference, atol=1e-5, rtol=1e-5)
 
 
