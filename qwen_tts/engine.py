@@ -54,7 +54,7 @@ class TTSEngine:
         max_seq_len: int = 8192,
         initial_cache_len: int = 512,
         default_max_new_frames: int = 8192,
-        eos_check_interval: int = 4,
+        emit_every_frames: int = 4,
         min_ref_seconds: float = 0.5,
         max_ref_seconds: float = 60.0,
     ) -> None:
@@ -66,7 +66,9 @@ class TTSEngine:
         self.max_seq_len = max_seq_len
         self.initial_cache_len = initial_cache_len
         self.default_max_new_frames = default_max_new_frames
-        self.eos_check_interval = eos_check_interval
+        if emit_every_frames < 1:
+            raise ValueError(f"emit_every_frames must be >= 1, got {emit_every_frames}")
+        self.emit_every_frames = emit_every_frames  # frames per streamed chunk = end-of-speech check interval
         self.min_ref_seconds, self.max_ref_seconds = min_ref_seconds, max_ref_seconds
         weight = model.talker.codec_head.weight
         self.device, self.dtype = weight.device, weight.dtype
@@ -261,7 +263,7 @@ class TTSEngine:
             max_frames,
             generator,
             caches,
-            self.eos_check_interval,
+            self.emit_every_frames,
         )
         return blocks, plan
 

@@ -35,7 +35,7 @@ def test_max_new_frames_caps_the_output(tiny_engine):
 
 
 def test_stream_concatenation_equals_synthesize(tiny_checkpoint):
-    engine = TTSEngine.from_pretrained(tiny_checkpoint("custom_voice"), max_seq_len=256, eos_check_interval=2)
+    engine = TTSEngine.from_pretrained(tiny_checkpoint("custom_voice"), max_seq_len=256, emit_every_frames=2)
     request = SynthesisRequest(
         text="Hello world", speaker="vivian", seed=3, max_new_frames=7, min_new_frames=7
     )
@@ -125,7 +125,7 @@ def test_codec_round_trip_shapes(tiny_engine):
 
 def test_interleaved_streams_on_one_engine_equal_separate_runs(tiny_checkpoint):
     """Requests own their state: advancing two streams in turn (as the engine host does) mixes nothing."""
-    engine = TTSEngine.from_pretrained(tiny_checkpoint("custom_voice"), max_seq_len=256, eos_check_interval=2)
+    engine = TTSEngine.from_pretrained(tiny_checkpoint("custom_voice"), max_seq_len=256, emit_every_frames=2)
     first = SynthesisRequest(text="Hello world", speaker="vivian", seed=8, max_new_frames=4, min_new_frames=4)
     second = SynthesisRequest(text="The voice", speaker="eric", seed=9, max_new_frames=6, min_new_frames=6)
     streams = {"first": engine.stream(first), "second": engine.stream(second)}
