@@ -15,3 +15,7 @@ class JobQueue(Protocol):
     def submit(self, job_id: str, *, model: str, positions: list[int]) -> None:
         """Run these segments of a committed job (then its finalize); called only after the commit."""
         ...
+
+    def deliver_webhooks(self) -> None:
+        """An event was committed to the webhook outbox (e.g. by a cancel): send it soon."""
+        ...

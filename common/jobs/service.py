@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from common.errors import InvalidRequest, NotFound, ServiceError
+from common.errors import InvalidRequest, NotFound, ServiceError, Unavailable
 from common.jobs.options import JobsOptions
 from common.jobs.ports import JobQueue
 from common.jobs.segmentation import Chapter, segment_chapters
@@ -119,7 +119,11 @@ class JobService:
             )
             if not created:  # a replay: the first request enqueued it
                 return CreatedJob(job=job, created=False, webhook_secret=None)
-        self._queue.submit(job.id, model=submission.model, positions=list(range(len(segments))))
+        try:
+            self._queue.submit(job.id, model=submission.model, positions=list(range(len(segments))))
+        except Exception as e:  # the broker's own errors, whatever the adapter: never leave it queued forever
+            self._fail_unqueued(job.id, e)
+            raise Unavailable(f"the job could not be queued: {e}") from e
         log.info("job %s queued: %d segments", job.id, len(segments))
         return CreatedJob(job=job, created=True, webhook_secret=secret)
 
@@ -137,7 +141,10 @@ class JobService:
 
     def cancel(self, job_id: str, *, api_key_id: str | None) -> Job:
         with _store_errors(), session_scope(self._sessions, write=True) as session:
-            return job_transitions.cancel_job(session=session, job_id=job_id, api_key_id=api_key_id)
+            job = job_transitions.cancel_job(session=session, job_id=job_id, api_key_id=api_key_id)
+        if job.webhook_endpoint_id is not None:
+            self._queue.deliver_webhooks()
+        return job
 
     def delete(self, job_id: str, *, api_key_id: str | None) -> None:
         """Delete a finished job, then its audio (segments and outputs)."""
@@ -179,6 +186,16 @@ class JobService:
                 f"the text is {total} characters long; the limit is {options.max_input_chars}",
                 param="input",
                 code="input_too_long",
+            )
+
+    def _fail_unqueued(self, job_id: str, error: Exception) -> None:
+        with session_scope(self._sessions, write=True) as session:
+            job_transitions.finish_job(
+                session=session,
+                job_id=job_id,
+                status=JobStatus.FAILED,
+                error_code="enqueue_failed",
+                error_message=f"the job could not be queued: {error}",
             )
 
     def _endpoint(self, session: Session, submission: JobSubmission) -> tuple[str | None, str | None]:

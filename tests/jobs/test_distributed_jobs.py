@@ -140,3 +140,16 @@ def test_a_worker_killed_mid_segment_still_completes_the_job_once(
     assert [json.loads(d.body)["type"] for d in deliveries] == ["job.succeeded"]
     print(f"worker kill: segment {killed} rerun; job done {recovery_s:.1f} s after the SIGKILL")
     rdb.close()
+
+
+def test_cancel_on_the_api_sends_the_canceled_webhook_through_the_workers(
+    client: httpx.Client, receiver: Receiver
+) -> None:
+    text = " ".join(f"Sentence {n} of a job that gets canceled." for n in range(20))
+    submitted = client.post(
+        "/v1/jobs", json={"voice": "alloy", "input": text, "callback_url": receiver.url}
+    ).json()
+    assert client.post(f"/v1/jobs/{submitted['id']}/cancel").json()["status"] == "canceled"
+    (delivery,) = receiver.wait_for(1, timeout_s=30)
+    event = Webhook(submitted["webhook"]["secret"]).verify(delivery.body, delivery.headers)
+    assert (event["type"], event["data"]["status"]) == ("job.canceled", "canceled")

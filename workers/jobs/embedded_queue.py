@@ -44,7 +44,7 @@ class EmbeddedJobQueue:
         self._finalizer = finalizer
         self._relay = relay
         self._poll_s = poll_s
-        self._queue: queue.Queue[object] = queue.Queue()
+        self._queue: queue.Queue[object] = queue.Queue()  # job ids, None (relay now), _STOP
         self._thread = threading.Thread(target=self._loop, name="job-queue", daemon=True)
 
     def start(self) -> None:
@@ -68,10 +68,13 @@ class EmbeddedJobQueue:
     def submit(self, job_id: str, *, model: str, positions: list[int]) -> None:
         self._queue.put(job_id)
 
+    def deliver_webhooks(self) -> None:
+        self._queue.put(None)  # wakes the thread for a relay pass
+
     def _loop(self) -> None:
         while True:
             try:
-                item = self._queue.get(timeout=self._poll_s)
+                item: object = self._queue.get(timeout=self._poll_s)
             except queue.Empty:
                 item = None
             if item is _STOP:
