@@ -62,11 +62,14 @@ def split_model_name(model: str) -> tuple[str, str | None]:
 
 
 def stream_mode_of(request: SpeechRequest) -> StreamMode:
+    """``stream`` unset streams ``stream_format: audio`` and raw ``pcm`` (no container to finish, so the
+    bytes are the same either way): OpenAI's API streams its body, and clients such as Pipecat's OpenAI TTS
+    service read ``pcm`` as it arrives without asking for a stream. ``stream: false`` always buffers."""
     if request.stream_format == "sse":
         return "sse"
-    if request.stream or (request.stream is None and request.stream_format == "audio"):
-        return "audio"
-    return "none"
+    if request.stream is None:
+        return "audio" if request.stream_format == "audio" or request.response_format == "pcm" else "none"
+    return "audio" if request.stream else "none"
 
 
 def normalized_text(text: str, limits: Limits) -> str:
