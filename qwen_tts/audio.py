@@ -32,7 +32,10 @@ def to_mono_float32(samples: np.ndarray) -> np.ndarray:
     array = np.asarray(samples)
     if array.ndim not in (1, 2):
         raise ValueError(f"audio must be 1-D [samples] or 2-D [samples, channels], got shape {array.shape}")
-    if np.issubdtype(array.dtype, np.integer):
+    if np.issubdtype(array.dtype, np.unsignedinteger):  # offset binary (8-bit WAV): silence at mid-scale
+        half = float(np.iinfo(array.dtype).max // 2 + 1)
+        array = (array.astype(np.float64) - half) / half
+    elif np.issubdtype(array.dtype, np.integer):
         array = array.astype(np.float64) / float(np.iinfo(array.dtype).max + 1)
     elif not np.issubdtype(array.dtype, np.floating):
         raise ValueError(f"audio must hold integer or floating-point samples, got dtype {array.dtype}")

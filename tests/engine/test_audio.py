@@ -123,6 +123,7 @@ def test_to_mono_float32_scales_integers_and_averages_channels():
     stereo = np.array([[16384, -16384], [32767, 32767]], dtype=np.int16)
     np.testing.assert_allclose(to_mono_float32(stereo), [0.0, 32767 / 32768], atol=1e-7)
     assert to_mono_float32(np.ones(3, dtype=np.float64)).dtype == np.float32
+    np.testing.assert_allclose(to_mono_float32(np.array([0, 128, 255], dtype=np.uint8)), [-1, 0, 127 / 128])
 
 
 @pytest.mark.parametrize(
