@@ -23,6 +23,12 @@ from web.speech_plan import Limits, plan_speech
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
+_MP4_FORMATS = {"m4b", "m4a"}  # job-only formats (the audiobook and its chapters)
+
+
+def content_type(fmt: str) -> str:
+    return "audio/mp4" if fmt in _MP4_FORMATS else FORMATS[fmt].content_type
+
 
 def job_service(state: StateDep) -> JobService:
     if state.services.jobs is None:
@@ -125,6 +131,6 @@ def _download(jobs: JobService, job_id: str, api_key_id: str | None, *, chapter:
         return RedirectResponse(download.url, status_code=307)
     return StreamingResponse(
         jobs.stream(download.key),
-        media_type=FORMATS[download.format].content_type,
+        media_type=content_type(download.format),
         headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
     )

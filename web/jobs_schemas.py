@@ -33,7 +33,9 @@ class JobRequest(BaseModel):
     chapters: list[ChapterIn] | None = Field(default=None, min_length=1)
     voice: str | VoiceObject
     instructions: str | None = Field(default=None, max_length=4096)
-    response_format: ResponseFormat = "mp3"
+    response_format: ResponseFormat | Literal["m4b"] = Field(
+        default="mp3", description="m4b: one audiobook file with chapter marks (chapters alone as m4a)"
+    )
     speed: float = Field(default=1.0, ge=0.25, le=4.0)
     language: str | None = Field(default=None, max_length=40)
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
@@ -64,7 +66,7 @@ class JobRequest(BaseModel):
 
     def speech_request(self, text: str) -> SpeechRequest:
         """The speech request for ``text``: a job is planned exactly like ``/v1/audio/speech``."""
-        fields = self.model_dump(exclude={"input", "chapters", "callback_url", "metadata"})
+        fields = self.model_dump(exclude={"input", "chapters", "callback_url", "metadata", "response_format"})
         return SpeechRequest(**fields, input=text)
 
     def canonical(self) -> dict[str, Any]:

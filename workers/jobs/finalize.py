@@ -14,6 +14,7 @@ import logging
 import tempfile
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from voice_store.db import session_scope
 from voice_store.job_transitions import finish_job
 from voice_store.jobs import get_job, list_segments
 from voice_store.models.jobs import JobStatus
+from workers.jobs.mp4 import MP4_CONTENT_TYPE, ChapterMark, encode_mp4
 
 log = logging.getLogger(__name__)
 
@@ -90,23 +92,37 @@ class Finalizer:
         titles: list[str | None] = request.get("chapter_titles") or [None]
         chapters = [[p for p in parts if p.chapter == n] for n in range(len(titles))]
         policy = self._policy
-        whole = whole_key(job_id, fmt)
-        self._encode_to(whole, self._book(chapters), fmt, speed)
-        outputs: list[dict[str, Any]] = [
-            {"chapter": None, "title": None, "blob_key": whole, "format": fmt, "duration_s": None}
+        # lengths follow from the segments: the seam joiner adds the pauses and keeps every sample
+        seconds = [
+            sum(p.seconds for p in c) + policy.segment_pause_ms / 1000 * (len(c) - 1) for c in chapters
         ]
+        starts = [sum(seconds[:n]) + policy.chapter_pause_ms / 1000 * n for n in range(len(chapters))]
+        total = (starts[-1] + seconds[-1]) / speed
+        whole = whole_key(job_id, fmt)
+        if fmt == "m4b":  # one audiobook file with chapter marks; chapters on their own as m4a
+            marks = [
+                ChapterMark(title or f"Chapter {n + 1}", start / speed, (start + length) / speed)
+                for n, (title, start, length) in enumerate(zip(titles, starts, seconds, strict=True))
+            ]
+            self._encode_mp4(whole, self._book(chapters), speed, marks)
+        else:
+            self._encode_to(whole, self._book(chapters), fmt, speed)
+        outputs: list[dict[str, Any]] = [
+            {"chapter": None, "title": None, "blob_key": whole, "format": fmt, "duration_s": round(total, 3)}
+        ]
+        chapter_fmt = "m4a" if fmt == "m4b" else fmt
         for number, chapter in enumerate(chapters):
-            key = whole if len(chapters) == 1 else chapter_key(job_id, number, fmt)
-            if key != whole:
+            key = (
+                whole
+                if len(chapters) == 1 and fmt == chapter_fmt
+                else chapter_key(job_id, number, chapter_fmt)
+            )
+            if key != whole and chapter_fmt == "m4a":
+                self._encode_mp4(key, self._chapter(chapter), speed, ())
+            elif key != whole:
                 self._encode_to(key, self._chapter(chapter), fmt, speed)
-            seconds = sum(p.seconds for p in chapter) + policy.segment_pause_ms / 1000 * (len(chapter) - 1)
-            output = {"chapter": number, "title": titles[number], "blob_key": key, "format": fmt}
-            outputs.append(output | {"duration_s": round(seconds / speed, 3)})
-        total = (
-            sum(o["duration_s"] for o in outputs[1:])
-            + policy.chapter_pause_ms / 1000 * (len(chapters) - 1) / speed
-        )
-        outputs[0]["duration_s"] = round(total, 3)
+            output = {"chapter": number, "title": titles[number], "blob_key": key, "format": chapter_fmt}
+            outputs.append(output | {"duration_s": round(seconds[number] / speed, 3)})
         return outputs
 
     def _segment_audio(self, segment: _Segment) -> Iterator[np.ndarray]:
@@ -137,6 +153,15 @@ class Finalizer:
                 _fix_wav_sizes(sink)
             sink.seek(0)
             self._blobs.put(key, sink, content_type=FORMATS[fmt].content_type)
+
+    def _encode_mp4(
+        self, key: str, audio: Iterator[np.ndarray], speed: float, marks: Sequence[ChapterMark]
+    ) -> None:
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / "audio.mp4"
+            encode_mp4(audio, path, speed=speed, chapters=marks, ffmpeg=self._policy.ffmpeg)
+            with path.open("rb") as data:
+                self._blobs.put(key, data, content_type=MP4_CONTENT_TYPE)
 
 
 def _fix_wav_sizes(sink: Any) -> None:
