@@ -4,13 +4,25 @@ OpenAI's POST /v1/audio/voices, the listing of saved voices, and what happens to
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.voices.conftest import VoiceServer, unique
+from common.composition import build_voice_library
+from tests.service.fake_engine import FakeEngine
+from tests.service.harness import serve
+from tests.voices.conftest import VoiceServer, fake_settings, unique
 from tests.voices.fakes import recording
+from voice_store import api_keys
+from voice_store.blobs import LocalBlobStore
+from voice_store.db import create_db_engine, create_session_factory, session_scope, sqlite_url, upgrade_schema
 from voice_store.voices import voice_blob_prefix
+from web.app import create_app
+from web.deps import Services
+from web.store_adapters import StoreApiKeys
+from workers.embedded import InProcessDispatcher
+from workers.engine_host import EngineHost
 
 TIMEOUT = 30
 
@@ -153,3 +165,29 @@ def test_openai_create_voice_maps_onto_the_same_store_and_is_listed(voice_server
     listing = httpx.get(f"{voice_server.url}/v1/audio/voices", timeout=TIMEOUT).json()["voices"]
     ids = [v["id"] for v in listing]
     assert f"clone:{name}" in ids and "Vivian" in ids  # saved voices next to the built-in speakers
+
+
+def test_voice_routes_need_an_api_key_once_one_exists(tmp_path: Path) -> None:
+    """Its own SQLite database: an active key must not leak into the shared test databases."""
+    url = sqlite_url(tmp_path / "keys.sqlite3")
+    upgrade_schema(url)
+    sessions = create_session_factory(create_db_engine(url))
+    with session_scope(sessions) as session:
+        _, token = api_keys.create_api_key(session=session, name="ui")
+    settings = fake_settings()
+    host = EngineHost(lambda name: FakeEngine("custom_voice"), model_names=["fake-CustomVoice"])
+    services = Services(
+        dispatcher=InProcessDispatcher(host),
+        settings=settings.model_copy(update={"models": {"fake-CustomVoice": "/x"}, "preload_models": []}),
+        api_keys=StoreApiKeys(sessions),
+        voice_library=build_voice_library(settings, sessions, LocalBlobStore(tmp_path / "blobs")),
+    )
+    with serve(create_app(services)) as base:
+        for method, path in (("GET", "/v1/voices"), ("POST", "/v1/voices"), ("POST", "/v1/audio/voices")):
+            response = httpx.request(method, f"{base}{path}", timeout=TIMEOUT)
+            assert response.status_code == 401, (method, path)
+        authorized = httpx.get(
+            f"{base}/v1/voices", headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT
+        )
+        assert authorized.status_code == 200 and authorized.json()["data"] == []
+        assert httpx.get(f"{base}/ui", timeout=TIMEOUT).status_code == 200  # the page itself is public
