@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from qwen_tts.codec import SpeechTokenizer
+from qwen_tts.codec.weights import to_our_names
 from qwen_tts.errors import CheckpointError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -173,3 +174,28 @@ def test_bad_codes_are_rejected(official):
         tokenizer.decode(torch.zeros(1, 4, 8, dtype=torch.int64))
     with pytest.raises(ValueError, match="must lie in"):
         tokenizer.decode(torch.full((1, 4, 16), -1, dtype=torch.int64))
+
+
+def test_checkpoint_names_map_onto_either_mimi_layout():
+    """The checkpoint's flat transformers-4 Mimi names load into transformers 5's split MimiModel too."""
+    checkpoint = {
+        name: torch.zeros(1)
+        for name in (
+            "encoder.encoder.layers.0.conv.weight",
+            "encoder.encoder_transformer.layers.0.mlp.fc1.weight",
+            "encoder.downsample.conv.weight",
+            "encoder.quantizer.semantic_residual_vector_quantizer.layers.0.codebook.embed_sum",
+            "decoder.quantizer.rvq_rest.vq.layers.3._codebook.embedding_sum",
+            "decoder.quantizer.rvq_first.input_proj.weight",  # not used for decoding: ignored
+        )
+    }
+    flat = set(checkpoint) - {"decoder.quantizer.rvq_first.input_proj.weight"}
+    flat = {n.replace("vq.layers.3._codebook", "codebooks.3") for n in flat}
+    split = {
+        n.replace("encoder.encoder.layers", "encoder.encoder.encoder_seanet.layers")
+        .replace("encoder.encoder_transformer", "encoder.encoder.encoder_transformer")
+        .replace("encoder.downsample", "encoder.encoder.downsample")
+        for n in flat
+    }
+    assert set(to_our_names(checkpoint, flat)) == flat
+    assert set(to_our_names(checkpoint, split)) == split
