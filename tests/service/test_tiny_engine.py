@@ -119,3 +119,30 @@ def test_listings_show_the_tiny_models_speakers(tiny_url: str) -> None:
         )
         assert response.status_code == 200, response.text
         assert np.frombuffer(response.content, dtype="<i2").size % FRAME == 0
+
+
+def test_concurrent_requests_interleave_on_one_engine_without_mixing_audio(tiny_url: str) -> None:
+    """The host steps both streams in turn on the same engine; each must equal its request run alone."""
+
+    def body(seed: int, voice: str) -> dict[str, object]:
+        return {
+            "model": "tts-1",
+            "voice": voice,
+            "input": "Hello world, again.",
+            "response_format": "pcm",
+            "seed": seed,
+            "stream": True,
+        }
+
+    requests = [body(11, "alloy"), body(22, "echo"), body(33, "nova")]
+    alone = [httpx.post(f"{tiny_url}/v1/audio/speech", json=b, timeout=120).content for b in requests]
+
+    async def together() -> list[bytes]:
+        async with httpx.AsyncClient(timeout=120) as client:
+            responses = await asyncio.gather(
+                *(client.post(f"{tiny_url}/v1/audio/speech", json=b) for b in requests)
+            )
+        return [r.content for r in responses]
+
+    assert asyncio.run(together()) == alone
+    assert len(set(alone)) == 3
