@@ -58,13 +58,24 @@ def demo_settings(settings: Settings, directory: Path) -> Settings:
     )
 
 
+def resident_models(settings: Settings) -> list[str]:
+    """The models loaded at start and kept resident: the default model and ``preload_models``; with no
+    ``preload_models`` set, a CustomVoice default brings its Base counterpart of the same size (when it is in
+    the models map), so ``clone:`` voices switch model without a load, as the original server did."""
+    names = [settings.default_model, *settings.preload_models]
+    size, _, variant = settings.default_model.partition("-")
+    if not settings.preload_models and variant == "CustomVoice" and f"{size}-Base" in settings.models:
+        names.append(f"{size}-Base")
+    return list(dict.fromkeys(names))
+
+
 def build_host(
     settings: Settings, loader: Any, *, clone_prompts: ClonePromptProvider = no_saved_voices
 ) -> EngineHost:
     return EngineHost(
         loader,
         model_names=list(settings.models),
-        preload=list(dict.fromkeys([settings.default_model, *settings.preload_models])),
+        preload=resident_models(settings),
         clone_prompts=clone_prompts,
         max_frames_per_piece=settings.max_frames_per_piece,
         join=JoinPolicy(pause_ms=settings.seam_pause_ms, fade_ms=settings.seam_fade_ms),

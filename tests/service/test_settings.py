@@ -85,3 +85,14 @@ def test_missing_explicit_config_file_is_an_error(tmp_path: Path) -> None:
 def test_no_file_and_no_environment_gives_defaults() -> None:
     settings = load_settings(env={}, config_path=None)
     assert settings.port == 8880 and settings.default_model == "0.6B-CustomVoice"
+
+
+def test_resident_models_bring_the_base_counterpart_unless_preload_is_set() -> None:
+    from common.composition import resident_models
+
+    assert resident_models(load_settings(env={})) == ["0.6B-CustomVoice", "0.6B-Base"]
+    big = load_settings({"default_model": "1.7B-CustomVoice"}, env={})
+    assert resident_models(big) == ["1.7B-CustomVoice", "1.7B-Base"]
+    explicit = load_settings({"preload_models": ["1.7B-VoiceDesign"]}, env={})
+    assert resident_models(explicit) == ["0.6B-CustomVoice", "1.7B-VoiceDesign"]
+    assert resident_models(load_settings({"default_model": "0.6B-Base"}, env={})) == ["0.6B-Base"]
