@@ -36,7 +36,7 @@ class WindowKV:
         if self.k is not None:
             k, v = torch.cat((self.k, k), dim=2), torch.cat((self.v, v), dim=2)  # [B, H_kv, P + T, D]
         start = max(k.shape[2] - self.keep, 0)
-        self.k, self.v = k[:, :, start:], v[:, :, start:]
+        self.k, self.v = k[:, :, start:].clone(), v[:, :, start:].clone()  # copies: free the step's tensors
         return k, v
 
 
@@ -62,7 +62,7 @@ class StreamState:
         if past is None:
             past = x.new_zeros(x.shape[0], x.shape[1], size)
         full = torch.cat((past, x), dim=2)
-        self._history[owner] = full[:, :, full.shape[2] - size :]
+        self._history[owner] = full[:, :, full.shape[2] - size :].clone()  # not a view pinning all of full
         return full
 
     def carry_overhang(self, owner: nn.Module, y: torch.Tensor, num_final: int) -> torch.Tensor:
@@ -72,5 +72,5 @@ class StreamState:
         past = self._overhang.get(owner)
         if past is not None:
             y = torch.cat((y[:, :, : past.shape[2]] + past, y[:, :, past.shape[2] :]), dim=2)
-        self._overhang[owner] = y[:, :, num_final:]
+        self._overhang[owner] = y[:, :, num_final:].clone()
         return y[:, :, :num_final]
