@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -143,7 +142,3 @@ def test_to_mono_float32_rejects_bad_audio(audio, message):
 def test_mel_rejects_audio_shorter_than_its_padding():
     with pytest.raises(ValueError, match="too short"):
         mel_spectrogram(torch.zeros(100))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(pytest.main([__file__, "-q"]))
