@@ -1,6 +1,6 @@
 """The one implementation of the transformer pieces shared by the talker, the code predictor and the codec."""
 
-from .attention import Attention, KVCache, KVStore, attention_mask
+from .attention import Attention, KVCache, KVStore, additive_mask, attention_mask
 from .block import LayerScale, TransformerBlock
 from .mlp import GatedMLP
 from .rms_norm import RMSNorm
@@ -19,6 +19,7 @@ __all__ = [
     "Transformer",
     "TransformerBlock",
     "TransformerSpec",
+    "additive_mask",
     "apply_rotary",
     "attention_mask",
     "rotate_half",

@@ -80,6 +80,13 @@ def attention_mask(
     return allowed[:, None]
 
 
+def additive_mask(allowed: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    """A boolean mask as 0 / -inf biases: SDPA's CPU kernels take this form several times faster."""
+    if allowed is None:
+        return None
+    return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(~allowed, float("-inf"))
+
+
 class Attention(nn.Module):
     def __init__(self, spec: TransformerSpec) -> None:
         super().__init__()
@@ -101,7 +108,7 @@ class Attention(nn.Module):
         cos: torch.Tensor,  # [B, T, head_dim]
         sin: torch.Tensor,  # [B, T, head_dim]
         input_pos: torch.Tensor,  # [B, T]
-        mask: torch.Tensor | None,  # [B, 1, T, T_kv] boolean, True = attend
+        mask: torch.Tensor | None,  # [B, 1, T, T_kv]: boolean (True = attend) or additive biases
         kv_cache: KVStore | None = None,  # this request's keys/values; None: attend over x alone
     ) -> torch.Tensor:
         batch, length, _ = x.shape

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .attention import KVCache, attention_mask
+from .attention import KVCache, additive_mask, attention_mask
 from .block import TransformerBlock
 from .rms_norm import RMSNorm
 from .rotary import RotaryEmbedding
@@ -47,7 +47,8 @@ class Transformer(nn.Module):
             key_pos = torch.arange(caches[0].max_len, device=x.device).expand(x.shape[0], -1)  # [B, L]
         else:
             key_pos = input_pos
-        mask = attention_mask(input_pos, key_pos, self.spec.causal, self.spec.sliding_window)
+        allowed = attention_mask(input_pos, key_pos, self.spec.causal, self.spec.sliding_window)
+        mask = additive_mask(allowed, x.dtype)  # [B, 1, T, L]
         for index, layer in enumerate(self.layers):
             x = layer(x, cos, sin, input_pos, mask, None if caches is None else caches[index])
         return self.norm(x)  # [B, T, D]
