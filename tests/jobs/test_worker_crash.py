@@ -23,8 +23,8 @@ import redis
 from tests.distributed.harness import distributed_env, serve_distributed, worker_process
 from tests.fixtures.s3_server import MotoServer
 from tests.jobs.client import wait_for_job
+from tests.jobs.cluster import JOB_ENV, MODEL, segments
 from tests.jobs.receiver import Receiver, run_receiver
-from tests.jobs.test_distributed_jobs import JOB_ENV, MODEL, segments
 from voice_store.models.jobs import SegmentStatus
 
 VISIBILITY_S = 12  # > the hard time limit (10 s), the smallest the settings accept

@@ -1,0 +1,39 @@
+"""What the distributed jobs tests share: job settings for the cluster and the segments' state in the DB."""
+
+from __future__ import annotations
+
+import time
+
+from voice_store.db import create_db_engine, create_session_factory, session_scope
+from voice_store.jobs import list_segments
+from voice_store.models.jobs import SegmentStatus
+
+MODEL = "fake-CustomVoice"
+JOB_ENV = {
+    "QWEN_TTS_JOBS__SEGMENT_CHARS": "64",
+    "QWEN_TTS_JOBS__WEBHOOK_ALLOW_PRIVATE": "true",
+    "QWEN_TTS_JOBS__WEBHOOK_TIMEOUT_S": "2",
+    "QWEN_TTS_JOBS__WEBHOOK_RETRY_SCHEDULE_S": "[0.5, 0.5, 0.5]",
+}
+
+
+def segments(database_url: str, job_id: str) -> list[tuple[SegmentStatus, int]]:
+    engine = create_db_engine(database_url)
+    try:
+        with session_scope(create_session_factory(engine)) as session:
+            return [(s.status, s.attempts) for s in list_segments(session=session, job_id=job_id)]
+    finally:
+        engine.dispose()
+
+
+def running_segment(database_url: str, job_id: str, *, after: int, timeout_s: float = 60.0) -> int:
+    """The position of a segment being synthesized, once ``after`` segments are done."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        states = segments(database_url, job_id)
+        done = sum(status is SegmentStatus.DONE for status, _ in states)
+        running = [n for n, (status, _) in enumerate(states) if status is SegmentStatus.RUNNING]
+        if done >= after and running:
+            return running[0]
+        time.sleep(0.01)
+    raise TimeoutError(f"no running segment of job {job_id} after {timeout_s} s")
