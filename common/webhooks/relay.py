@@ -34,7 +34,6 @@ from voice_store.webhooks import claim_due_webhook_events, disable_webhook_endpo
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True, slots=True)
 class _Claimed:
     event_id: str
