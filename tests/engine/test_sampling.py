@@ -35,6 +35,11 @@ def test_top_k_keeps_the_k_largest():
     logits = torch.tensor([[0.1, 3.0, -2.0, 1.5, 0.7]])
     kept = torch.isfinite(warp(logits, _params(top_k=2)))[0].tolist()
     assert kept == [False, True, False, True, False]
+    per_row = SamplerTensors.build(  # rows with different k take the sorting path
+        [SamplingParams(do_sample=True, temperature=1.0, top_k=k, top_p=1.0) for k in (2, 3)], False, CPU
+    )
+    kept_per_row = torch.isfinite(warp(logits.expand(2, -1), per_row)).tolist()
+    assert kept_per_row == [[False, True, False, True, False], [False, True, False, True, True]]
     assert torch.isfinite(warp(logits, _params(top_k=0))).all()  # 0 disables top-k
     assert torch.isfinite(warp(logits, _params(top_k=99))).all()  # more than the vocabulary keeps all
 
