@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +37,7 @@ SAVED_VOICE = "Integration Voice"
 class DemoServer:
     url: str  # http://127.0.0.1:PORT (the OpenAI base URL is url + "/v1")
     saved_voice: str  # "clone:<name>" of a voice saved through /v1/voices
+    is_synthesizing: Callable[[], bool]  # whether the engine still has a request to finish
 
     @property
     def base_url(self) -> str:
@@ -87,4 +88,6 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
             timeout=60,
         )
         assert created.status_code == 201, created.text
-        yield DemoServer(url=url, saved_voice=created.json()["voice"])
+        yield DemoServer(
+            url=url, saved_voice=created.json()["voice"], is_synthesizing=lambda: host.queue_depth() > 0
+        )

@@ -1,0 +1,135 @@
+"""The exact requests Open WebUI and SillyTavern send, replayed against the demo server; and what Pipecat's
+and LiveKit's OpenAI TTS clients put on the wire, captured from the real libraries.
+
+Sources (read from the clients' code): Open WebUI ``backend/open_webui/routers/audio.py`` (``speech``,
+``get_available_models``, ``get_available_voices``) and ``src/lib/apis/audio/index.ts``
+(``synthesizeOpenAISpeech``); SillyTavern ``src/endpoints/openai.js`` (``/custom/generate-voice``, the
+proxy that calls the configured endpoint) and ``public/scripts/extensions/tts/openai-compatible.js``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import httpx2
+import openai
+import pytest
+
+from tests.integrations.conftest import DemoServer
+from tests.service.audio_probe import decode, probe
+
+TIMEOUT = 120
+
+
+def test_open_webui_lists_models_and_voices_without_a_key(demo_server: DemoServer) -> None:
+    # Open WebUI (custom base URL): GET {base}/audio/models -> data["models"]; GET {base}/audio/voices ->
+    # {voice["id"]: voice["name"] for voice in data["voices"]}; both without an Authorization header
+    models = httpx.get(f"{demo_server.base_url}/audio/models", timeout=TIMEOUT).json()["models"]
+    assert {"tts-1", "demo-CustomVoice", "demo-Base"} <= {m["id"] for m in models}
+    voices = {v["id"]: v["name"] for v in httpx.get(f"{demo_server.base_url}/audio/voices").json()["voices"]}
+    assert "alloy" in voices and demo_server.saved_voice in voices
+
+
+@pytest.mark.parametrize("voice", ["alloy", "saved"])
+def test_open_webui_speech_request_returns_mp3(demo_server: DemoServer, voice: str) -> None:
+    # the browser sends {input, voice[, model]}; the backend sets model to its TTS_MODEL, merges
+    # TTS_OPENAI_PARAMS (empty by default), POSTs with the key as a bearer token and saves the body as .mp3
+    chosen = demo_server.saved_voice if voice == "saved" else voice
+    payload = {"input": "Hello from Open WebUI.", "voice": chosen, "model": "tts-1"}
+    response = httpx.post(
+        f"{demo_server.base_url}/audio/speech",
+        json=payload,
+        headers={"Content-Type": "application/json", "Authorization": "Bearer sk-anything"},
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "audio/mpeg"
+    assert probe(response.content)["codec_name"] == "mp3" and decode(response.content).size > 0
+
+
+def test_sillytavern_proxy_request_returns_mp3(demo_server: DemoServer) -> None:
+    # SillyTavern's server POSTs to the "Provider Endpoint" (the full speech URL) exactly these five fields;
+    # with no key saved it sends `Bearer ${key ?? ''}`, which fetch trims to "Bearer"
+    body = {"input": "Hello from SillyTavern.", "response_format": "mp3", "voice": "nova", "speed": 1}
+    body["model"] = "tts-1"
+    response = httpx.post(
+        f"{demo_server.base_url}/audio/speech",
+        content=json.dumps(body),
+        headers={"Content-Type": "application/json", "Authorization": "Bearer"},
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 200, response.text
+    assert probe(response.content)["codec_name"] == "mp3" and decode(response.content).size > 0
+
+
+def test_sillytavern_speed_and_a_saved_voice(demo_server: DemoServer) -> None:
+    def seconds(speed: float) -> float:
+        body = {"input": "One two three.", "response_format": "mp3", "voice": demo_server.saved_voice}
+        body |= {"speed": speed, "model": "tts-1", "seed": 7}  # seed: the same audio at both speeds
+        response = httpx.post(f"{demo_server.base_url}/audio/speech", json=body, timeout=TIMEOUT)
+        assert response.status_code == 200, response.text
+        return decode(response.content).size / 24_000
+
+    assert seconds(2.0) == pytest.approx(seconds(1.0) / 2, rel=0.15)
+
+
+class Capture(httpx2.AsyncBaseTransport):
+    """Answers like the server (a little pcm), keeping each request: what a client library put on the wire."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, object]] = []
+        self.paths: list[str] = []
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.paths.append(request.url.path)
+        self.bodies.append(json.loads(await request.aread()))
+        return httpx2.Response(200, headers={"content-type": "audio/pcm"}, content=b"\1\0" * 1920)
+
+
+def test_pipecat_sends_pcm_without_a_stream_flag() -> None:
+    pipecat_tts = pytest.importorskip("pipecat.services.openai.tts", reason="pipecat-ai is not installed")
+    from tests.integrations.pipecat_probe import synthesize
+
+    capture = Capture()
+    tts = pipecat_tts.OpenAITTSService(
+        api_key="unused",
+        base_url="http://127.0.0.1:9/v1",
+        http_client=openai.DefaultAsyncHttpxClient(transport=capture),
+        settings=pipecat_tts.OpenAITTSService.Settings(model="tts-1", voice="echo"),
+    )
+    synthesize(tts, ["Hello there."], lambda: False)
+    assert capture.paths == ["/v1/audio/speech"]
+    sent = {"input": "Hello there.", "model": "tts-1", "voice": "echo", "response_format": "pcm"}
+    assert capture.bodies == [sent]
+
+
+@pytest.mark.parametrize(("model", "stream_format"), [("tts-1", "audio"), ("qwen3-tts", "sse")])
+def test_livekit_sends_a_stream_format_by_model(model: str, stream_format: str) -> None:
+    lk_openai = pytest.importorskip("livekit.plugins.openai", reason="livekit-plugins-openai not installed")
+
+    capture = Capture()
+    client = openai.AsyncOpenAI(
+        api_key="unused", base_url="http://127.0.0.1:9/v1", http_client=httpx2.AsyncClient(transport=capture)
+    )
+    tts = lk_openai.TTS(model=model, voice="clone:Ana", response_format="pcm", client=client)
+
+    async def run() -> None:
+        async with tts.synthesize("Hello there.") as stream:
+            async for _ in stream:
+                pass
+        await client.close()
+
+    asyncio.run(asyncio.wait_for(run(), 30))
+    assert capture.paths == ["/v1/audio/speech"]
+    assert capture.bodies == [
+        {
+            "input": "Hello there.",
+            "model": model,
+            "voice": "clone:Ana",
+            "response_format": "pcm",
+            "speed": 1.0,
+            "stream_format": stream_format,
+        }
+    ]
