@@ -12,12 +12,14 @@ import pytest
 from tests.service.fake_engine import FakeEngine, StreamRecord
 from tests.service.harness import serve_fakes
 
-LONG = "This input would take many seconds to speak in full. " * 5  # 270 chars → 136 chunks ≈ 4 s
+LONG = "This input would take many seconds to speak in full. " * 5  # 270 chars → 136 chunks ≈ 11 s
 
 
 @pytest.fixture(scope="module")
 def slow() -> Iterator[tuple[str, FakeEngine]]:
-    engine = FakeEngine(delay_s=0.03)
+    engine = FakeEngine(
+        delay_s=0.08
+    )  # a chunk per 80 ms: "within 2 chunks" leaves the server 160 ms to notice
     with serve_fakes({"slow-CustomVoice": engine}) as url:
         yield url, engine
 
