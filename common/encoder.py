@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import shutil
 from collections.abc import AsyncIterator
 
 from common.audio import FORMATS, wav_header
@@ -105,7 +106,15 @@ class Encoders:
         self._warm_formats = warm
         self._warm: dict[str, asyncio.Task[asyncio.subprocess.Process]] = {}
 
+    @property
+    def is_available(self) -> bool:
+        """Whether the ffmpeg executable can be found (mp3, the default format, needs it)."""
+        return shutil.which(self._ffmpeg) is not None
+
     async def start(self) -> None:
+        if not self.is_available:
+            log.error("ffmpeg (%s) was not found: only pcm and wav at speed 1.0 can be served", self._ffmpeg)
+            return
         for fmt in self._warm_formats:
             self._warm[fmt] = asyncio.create_task(self._spawn(fmt, 1.0))
 

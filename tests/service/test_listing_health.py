@@ -87,3 +87,16 @@ def test_metrics_count_requests_by_status_and_time_audio(base_url: str) -> None:
     assert 'tts_time_to_first_audio_seconds_count{stream="audio"}' in text
     assert "tts_real_time_factor_count" in text
     assert "tts_queue_depth 0.0" in text
+
+
+def test_readiness_fails_without_ffmpeg() -> None:
+    from tests.service.fake_engine import FakeEngine
+    from tests.service.harness import serve_fakes
+
+    with serve_fakes({"fake-CustomVoice": FakeEngine()}, ffmpeg="/nonexistent/ffmpeg") as url:
+        ready = httpx.get(f"{url}/readyz", timeout=10)
+        assert ready.status_code == 503 and "ffmpeg" in ready.json()["error"]["message"]
+        pcm = {"model": "tts-1", "voice": "alloy", "input": "Hi.", "response_format": "pcm"}
+        assert httpx.post(f"{url}/v1/audio/speech", json=pcm, timeout=10).status_code == 200
+        mp3 = httpx.post(f"{url}/v1/audio/speech", json=pcm | {"response_format": "mp3"}, timeout=10)
+        assert mp3.status_code == 500 and mp3.json()["error"]["code"] == "encoding_failed"
