@@ -124,6 +124,13 @@ def test_patch_with_new_audio_starts_a_version_and_deletes_the_old_audio(voice_s
     assert updated["version"] == 2 and updated["duration_s"] == pytest.approx(3.0, abs=0.1)
     new_keys = set(blob_keys(voice_server, voice["id"]))
     assert new_keys.isdisjoint(old_keys) and len(new_keys) == 2
+    as_json = httpx.patch(
+        f"{voice_server.url}/v1/voices/{voice['id']}",
+        json={"audio": base64.b64encode(recording(2.5, fmt="webm")).decode()},
+        timeout=TIMEOUT,
+    ).json()
+    assert (as_json["version"], as_json["original_content_type"]) == (3, "audio/webm")
+    assert set(blob_keys(voice_server, voice["id"])).isdisjoint(new_keys)
 
 
 def test_delete_removes_the_profile_its_blobs_and_its_cached_prompts(voice_server: VoiceServer) -> None:
