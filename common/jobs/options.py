@@ -28,6 +28,9 @@ class JobsOptions(BaseModel):
         default=False, description="on-premises: allow loopback/private callback addresses (never metadata)"
     )
     relay_poll_s: float = Field(default=1.0, gt=0, le=60, description="embedded mode: outbox poll period")
+    sweep_interval_s: float = Field(
+        default=30.0, gt=0, le=3600, description="distributed mode: stranded segments / due webhooks check"
+    )
 
     @field_validator("webhook_retry_schedule_s")
     @classmethod

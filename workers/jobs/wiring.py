@@ -23,6 +23,9 @@ from workers.jobs.synthesis import HostSynthesizer
 if TYPE_CHECKING:
     from workers.job_tasks import JobWorker
 
+STALE_GRACE_S = 5.0
+"""A segment running this much longer than the hard time limit has no live task left."""
+
 
 def stitch_policy(settings: Settings) -> StitchPolicy:
     return StitchPolicy(
@@ -75,10 +78,17 @@ def embedded_job_service(
 def distributed_job_service(
     settings: Settings, celery_app: Any, sessions: sessionmaker[Session], blobs: BlobStore
 ) -> JobService:
-    """Jobs run on the Celery workers."""
+    """Jobs run on the Celery workers; this process's janitor re-enqueues what dead workers stranded."""
     from workers.jobs.celery_queue import CeleryJobQueue
+    from workers.jobs.janitor import JobJanitor
 
-    return job_service(settings, sessions, blobs, CeleryJobQueue(celery_app))
+    janitor = JobJanitor(
+        sessions,
+        CeleryJobQueue(celery_app),
+        stale_after=timedelta(seconds=settings.distributed.task_time_limit_s + STALE_GRACE_S),
+        interval_s=settings.jobs.sweep_interval_s,
+    )
+    return job_service(settings, sessions, blobs, janitor)
 
 
 def job_worker(

@@ -1,0 +1,74 @@
+"""The distributed job janitor: stranded running segments are enqueued again; due webhooks get relayed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from voice_store.db import create_db_engine, create_session_factory, session_scope, sqlite_url, upgrade_schema
+from voice_store.job_transitions import start_segment
+from voice_store.jobs import SegmentSpec, create_job
+from voice_store.models.base import utcnow
+from voice_store.webhooks import create_webhook_endpoint, enqueue_webhook_event
+from workers.jobs.janitor import JobJanitor
+
+
+class RecordingCeleryQueue:
+    def __init__(self) -> None:
+        self.segments: list[tuple[str, str, int]] = []
+        self.deliveries = 0
+
+    def segment(self, job_id: str, *, model: str, position: int, countdown: float | None = None) -> None:
+        self.segments.append((job_id, model, position))
+
+    def deliver_webhooks(self) -> None:
+        self.deliveries += 1
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    url = sqlite_url(tmp_path / "janitor.sqlite3")
+    upgrade_schema(url)
+    engine = create_db_engine(url)
+    yield create_session_factory(engine)
+    engine.dispose()
+
+
+def test_only_segments_running_longer_than_a_task_can_live_are_enqueued_again(
+    sessions: sessionmaker[Session],
+) -> None:
+    now = utcnow()
+    with session_scope(sessions, write=True) as session:
+        job, _ = create_job(
+            session=session,
+            request={"synthesis": {"model": "m"}},
+            segments=[SegmentSpec("a"), SegmentSpec("b"), SegmentSpec("c")],
+        )
+        start_segment(
+            session=session, job_id=job.id, position=0, max_attempts=3, now=now - timedelta(minutes=20)
+        )
+        start_segment(
+            session=session, job_id=job.id, position=1, max_attempts=3, now=now - timedelta(seconds=5)
+        )
+    queue = RecordingCeleryQueue()
+    janitor = JobJanitor(sessions, queue, stale_after=timedelta(minutes=15), interval_s=60)  # type: ignore[arg-type]
+    assert janitor.sweep(now) == 1
+    assert queue.segments == [(job.id, "m", 0)] and queue.deliveries == 0
+
+
+def test_due_webhook_events_trigger_a_relay_task(sessions: sessionmaker[Session]) -> None:
+    with session_scope(sessions, write=True) as session:
+        endpoint, _ = create_webhook_endpoint(session=session, url="https://example.com/hook")
+        enqueue_webhook_event(
+            session=session, endpoint_id=endpoint.id, event_type="job.failed", payload={}, dedupe_key="x"
+        )
+    queue = RecordingCeleryQueue()
+    janitor = JobJanitor(sessions, queue, stale_after=timedelta(minutes=15), interval_s=60)  # type: ignore[arg-type]
+    janitor.sweep(utcnow() - timedelta(minutes=1))  # not due yet
+    assert queue.deliveries == 0
+    janitor.sweep()
+    assert (queue.segments, queue.deliveries) == ([], 1)
