@@ -27,7 +27,7 @@ from common.contracts import SAMPLE_RATE
 from voice_store import voices
 from voice_store.blobs import BlobStore
 from voice_store.db import session_scope
-from voice_store.errors import BlobStoreError, InvalidInputError, VoiceNotFound
+from voice_store.errors import BlobStoreError, InvalidInputError, VoiceNameTaken, VoiceNotFound
 from voice_store.models.voices import Voice
 from voice_store.pagination import Page
 
@@ -173,6 +173,16 @@ class VoiceLibrary:
             self.blobs.put(f"{prefix}reference.wav", wav, content_type="audio/wav")
             self.blobs.put(f"{prefix}meta.json", meta, content_type="application/json")
         return voice_id
+
+    def check_new_name(self, name: str) -> None:
+        """Fail fast, before any audio is decoded, on a bad or taken name (``create`` checks both too)."""
+        voices.normalize_voice_name(name)
+        with session_scope(self._sessions) as session:
+            try:
+                taken = voices.get_voice_by_name(session=session, name=name).name
+            except VoiceNotFound:
+                return
+        raise VoiceNameTaken(taken)
 
     def get(self, voice_id: str) -> VoiceProfile:
         with session_scope(self._sessions) as session:

@@ -92,6 +92,7 @@ async def _create(
         raise InvalidRequest("name is required", param="name")
     if body.file is None:
         raise InvalidRequest(f"the audio file is required (field {file_field!r})", param=file_field)
+    await asyncio.to_thread(library.check_new_name, fields.name)
     audio = await asyncio.to_thread(library.ingest, body.file, param=body.file_param)
     return await asyncio.to_thread(
         library.create,

@@ -17,6 +17,7 @@ from tests.voices.fakes import recording
 from voice_store import api_keys
 from voice_store.blobs import LocalBlobStore
 from voice_store.db import create_db_engine, create_session_factory, session_scope, sqlite_url, upgrade_schema
+from voice_store.errors import VoiceNameTaken
 from voice_store.voices import voice_blob_prefix
 from web.app import create_app
 from web.deps import Services
@@ -78,6 +79,17 @@ def test_names_are_unique_case_insensitively_and_a_clash_leaves_no_blobs(voice_s
     response = create(voice_server, name.upper(), ref_text="y")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "voice_name_taken"
+    assert set(voice_server.stores.blobs.list_keys("voices/")) == before
+
+
+def test_a_clash_found_only_at_commit_deletes_the_blobs_it_wrote(voice_server: VoiceServer) -> None:
+    """The race the early name check cannot see: the unique index decides, and the new blobs go."""
+    library = voice_server.library
+    name = unique("Race")
+    library.create(name=name, audio=library.ingest(recording(1.5)), ref_text="a")
+    before = set(voice_server.stores.blobs.list_keys("voices/"))
+    with pytest.raises(VoiceNameTaken):
+        library.create(name=name.lower(), audio=library.ingest(recording(1.5, frequency=700)), ref_text="b")
     assert set(voice_server.stores.blobs.list_keys("voices/")) == before
 
 
