@@ -172,15 +172,22 @@ async def _ffmpeg_stream(
 
 
 async def encode_stream(
-    pcm: AsyncIterator[bytes], fmt: str, *, speed: float = 1.0, encoders: Encoders | None = None
+    pcm: AsyncIterator[bytes],
+    fmt: str,
+    *,
+    speed: float = 1.0,
+    encoders: Encoders | None = None,
+    process: asyncio.subprocess.Process | None = None,
 ) -> AsyncIterator[bytes]:
-    """Encode streaming PCM to ``fmt`` (a key of ``FORMATS``); wav gets a streaming header."""
+    """Encode streaming PCM to ``fmt`` (a key of ``FORMATS``); wav gets a streaming header.
+
+    ``process``: an encoder already started for (fmt, speed) by ``Encoders.process`` (it is consumed)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
     if fmt == "wav":
         yield wav_header(None)
     if needs_ffmpeg(fmt, speed):
-        proc = await (encoders or Encoders()).process(fmt, speed)
+        proc = process or await (encoders or Encoders()).process(fmt, speed)
         source = _ffmpeg_stream(pcm, fmt, proc)
     else:
         source = pcm
@@ -190,10 +197,23 @@ async def encode_stream(
 
 
 async def encode_whole(
-    pcm: AsyncIterator[bytes], fmt: str, *, speed: float = 1.0, encoders: Encoders | None = None
+    pcm: AsyncIterator[bytes],
+    fmt: str,
+    *,
+    speed: float = 1.0,
+    encoders: Encoders | None = None,
+    process: asyncio.subprocess.Process | None = None,
 ) -> bytes:
-    """Encode all of ``pcm`` into one body; a wav gets its exact sizes."""
+    """Encode all of ``pcm`` into one body; a wav gets its exact sizes (its ffmpeg command is pcm's)."""
+    options = {"speed": speed, "encoders": encoders, "process": process}
     if fmt == "wav":
-        raw = b"".join([c async for c in encode_stream(pcm, "pcm", speed=speed, encoders=encoders)])
+        raw = b"".join([c async for c in encode_stream(pcm, "pcm", **options)])  # type: ignore[arg-type]
         return wav_header(len(raw)) + raw
-    return b"".join([c async for c in encode_stream(pcm, fmt, speed=speed, encoders=encoders)])
+    return b"".join([c async for c in encode_stream(pcm, fmt, **options)])  # type: ignore[arg-type]
+
+
+async def discard(process: asyncio.subprocess.Process | None) -> None:
+    """Stop an encoder that will not be used (the request failed before its body started)."""
+    if process is not None and process.returncode is None:
+        process.kill()
+        await process.wait()

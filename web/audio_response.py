@@ -18,6 +18,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
@@ -25,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from common.audio import FORMATS, num_samples
 from common.contracts import SAMPLE_RATE
-from common.encoder import Encoders, encode_stream, encode_whole
+from common.encoder import Encoders, discard, encode_stream, encode_whole, needs_ffmpeg
 from common.errors import ServiceError
 from common.ports import ChunkStream
 from web.admission import Ticket
@@ -36,7 +37,14 @@ SAMPLES_PER_FRAME = 1920
 
 
 class AudioStreamResponse(StreamingResponse):
-    """A StreamingResponse that always closes its body generator, whatever ended the response."""
+    """A StreamingResponse that always runs ``cleanup`` when it ends, whatever ended it — even when the
+    client left before the body generator started (closing an unstarted generator runs no ``finally``)."""
+
+    def __init__(
+        self, content: AsyncIterator[bytes], *, cleanup: Callable[[], Awaitable[None]], **kw: Any
+    ) -> None:
+        super().__init__(content, **kw)
+        self._cleanup = cleanup
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -45,6 +53,7 @@ class AudioStreamResponse(StreamingResponse):
             aclose = getattr(self.body_iterator, "aclose", None)
             if aclose is not None:
                 await aclose()
+            await self._cleanup()
 
 
 class ClientGone(Exception):
@@ -56,6 +65,7 @@ class _Progress:
     started_at: float
     samples: int = 0
     first_audio_at: float | None = None
+    finished: bool = False
 
 
 async def _pcm_with_first(
@@ -98,10 +108,15 @@ async def build_speech_response(
     started_at: float,
 ) -> Response:
     progress = _Progress(started_at=started_at)
+    encoder = None
 
-    def finish() -> None:
+    async def finish() -> None:
+        """Idempotent: stop generation, stop an unused encoder, free the admission slot, record RTF once."""
+        await stream.cancel()
+        await discard(encoder)
         ticket.release()
-        if progress.samples:
+        if progress.samples and not progress.finished:
+            progress.finished = True
             audio_s = progress.samples / SAMPLE_RATE
             metrics.audio_seconds.inc(audio_s)
             metrics.real_time_factor.observe((time.perf_counter() - started_at) / audio_s)
@@ -111,39 +126,38 @@ async def build_speech_response(
             progress.first_audio_at = time.perf_counter()
             metrics.time_to_first_audio.labels(kind).observe(progress.first_audio_at - started_at)
 
-    try:
+    fmt = FORMATS[plan.response_format]
+    try:  # the encoder starts while the engine works on the first chunk; its failure is still a 500
+        if needs_ffmpeg(fmt.name, plan.speed):
+            encoder = await encoders.process(fmt.name, plan.speed)
         first = await anext(aiter(stream), b"")
     except BaseException:
-        await stream.cancel()
-        ticket.release()
+        await finish()
         raise
-    fmt = FORMATS[plan.response_format]
 
     if plan.stream_mode == "none":
         try:
             pcm = _pcm_with_first(first, stream, progress, request.is_disconnected)
-            body = await encode_whole(pcm, fmt.name, speed=plan.speed, encoders=encoders)
+            body = await encode_whole(pcm, fmt.name, speed=plan.speed, process=encoder)
         except ClientGone:
             return Response(status_code=499)
         finally:
-            await stream.cancel()
-            finish()
+            await finish()
         first_audio("none")
         return Response(body, media_type=fmt.content_type, headers=_headers(plan, streaming=False))
 
     async def audio_body() -> AsyncIterator[bytes]:
         try:
             pcm = _pcm_with_first(first, stream, progress, None)
-            async for data in encode_stream(pcm, fmt.name, speed=plan.speed, encoders=encoders):
+            async for data in encode_stream(pcm, fmt.name, speed=plan.speed, process=encoder):
                 first_audio(plan.stream_mode)
                 yield data
         finally:
-            await stream.cancel()
-            finish()
+            await finish()
 
     if plan.stream_mode == "audio":
         return AudioStreamResponse(
-            audio_body(), media_type=fmt.content_type, headers=_headers(plan, streaming=True)
+            audio_body(), cleanup=finish, media_type=fmt.content_type, headers=_headers(plan, streaming=True)
         )
 
     async def sse_body() -> AsyncIterator[bytes]:
@@ -166,5 +180,5 @@ async def build_speech_response(
         yield _sse({"type": "speech.audio.done", "usage": usage})
 
     return AudioStreamResponse(
-        sse_body(), media_type="text/event-stream", headers=_headers(plan, streaming=True)
+        sse_body(), cleanup=finish, media_type="text/event-stream", headers=_headers(plan, streaming=True)
     )
