@@ -55,6 +55,7 @@ class TTSEngine:
         initial_cache_len: int = 512,
         default_max_new_frames: int = 8192,
         emit_every_frames: int = 4,
+        first_chunk_frames: int = 1,
         min_ref_seconds: float = 0.5,
         max_ref_seconds: float = 60.0,
     ) -> None:
@@ -66,9 +67,10 @@ class TTSEngine:
         self.max_seq_len = max_seq_len
         self.initial_cache_len = initial_cache_len
         self.default_max_new_frames = default_max_new_frames
-        if emit_every_frames < 1:
-            raise ValueError(f"emit_every_frames must be >= 1, got {emit_every_frames}")
-        self.emit_every_frames = emit_every_frames  # frames per streamed chunk = end-of-speech check interval
+        if emit_every_frames < 1 or first_chunk_frames < 1:
+            raise ValueError(f"chunk sizes must be >= 1, got {first_chunk_frames} and {emit_every_frames}")
+        # Frames per streamed chunk (also how often end of speech is checked): the first chunk, then the rest.
+        self.first_chunk_frames, self.emit_every_frames = first_chunk_frames, emit_every_frames
         self.min_ref_seconds, self.max_ref_seconds = min_ref_seconds, max_ref_seconds
         weight = model.talker.codec_head.weight
         self.device, self.dtype = weight.device, weight.dtype
@@ -263,7 +265,8 @@ class TTSEngine:
             max_frames,
             generator,
             caches,
-            self.emit_every_frames,
+            block_frames=self.emit_every_frames,
+            first_block_frames=self.first_chunk_frames,
         )
         return blocks, plan
 

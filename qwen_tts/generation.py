@@ -4,7 +4,8 @@ One frame: the talker step gives codebook-0 logits; the code predictor runs ``nu
 fill codebooks 1..G-1; the next talker input is the sum of the frame's G codebook embeddings plus the next
 row of trailing text (or tts_pad once the text is used up). Shapes are static and positions are tensors, so
 ``decode_one_frame`` can be captured whole in a CUDA graph; the host only checks for end of speech every
-``eos_check_interval`` frames (the overshoot is trimmed).
+block of frames (the overshoot is trimmed): ``first_block_frames`` for the first block (a short first block
+means early first audio), ``block_frames`` after that.
 """
 
 from __future__ import annotations
@@ -145,7 +146,8 @@ def generate_frames(
     max_new_frames: int,
     generator: torch.Generator | None,
     caches: RequestCaches,
-    eos_check_interval: int = 4,
+    block_frames: int = 4,
+    first_block_frames: int = 1,
 ) -> Iterator[FrameBlock]:
     """Generates up to ``max_new_frames`` frames, yielding them in blocks as end of speech is checked.
 
@@ -174,7 +176,7 @@ def generate_frames(
         block.append(codes)
         code0 = sample(process_talker_logits(logits, seen, step, rules), talker_params, generator)
         is_last = frame == max_new_frames - 1
-        if len(block) == eos_check_interval or is_last:
+        if len(block) == (block_frames if frame >= first_block_frames else first_block_frames) or is_last:
             codes_block = torch.cat(block)  # [n, G]
             block = []
             # After the last frame, the next code0 tells whether the speech ended right there.

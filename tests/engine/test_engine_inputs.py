@@ -113,3 +113,20 @@ def test_bad_request_fields():
 def test_bad_codes_for_codec_decode(tiny_engine):
     with pytest.raises(EngineInputError, match=r"\[frames, 16\]"):
         tiny_engine("custom_voice").codec_decode(np.zeros((4, 3), np.int64))
+
+
+def test_text_longer_than_the_engine_holds(tiny_checkpoint):
+    from qwen_tts import TTSEngine
+
+    engine = TTSEngine.from_pretrained(tiny_checkpoint("custom_voice"), max_seq_len=32)
+    with pytest.raises(EngineInputError, match="max_seq_len"):
+        engine.synthesize(SynthesisRequest(text="Hello world " * 20, speaker="vivian"))
+
+
+def test_bad_engine_options(tiny_checkpoint):
+    from qwen_tts import TTSEngine
+
+    with pytest.raises(ValueError, match="chunk sizes"):
+        TTSEngine.from_pretrained(tiny_checkpoint("custom_voice"), emit_every_frames=0)
+    with pytest.raises(ValueError, match="dtype"):
+        TTSEngine.from_pretrained(tiny_checkpoint("custom_voice"), dtype="float8")

@@ -77,7 +77,7 @@ def _static_frames(engine, plan, rules, talker_params, predictor_params, num_fra
         caches = RequestCaches.allocate(talker, 1, plan.prompt.length + 2, plan.prompt.length + num_frames)
         blocks = generate_frames(
             talker, plan.prompt.embeds, plan.prompt.text_rows, talker_params, predictor_params,
-            rules, num_frames, generator, caches, eos_check_interval=3,
+            rules, num_frames, generator, caches, block_frames=3, first_block_frames=2,
         )  # fmt: skip
         return torch.cat([b.codes for b in blocks])
 
