@@ -4,7 +4,11 @@ example agent configures it; no LiveKit server is needed for the TTS leg."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import importlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -19,6 +23,7 @@ from livekit.plugins import openai as lk_openai
 
 TEXT = "Hello there, this is one sentence spoken by the demo server."
 CONNECT = APIConnectOptions(max_retry=0, timeout=30.0)
+EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / "livekit"
 
 
 Frame = tuple[bool, np.ndarray, int, int]  # server still synthesizing?, samples, sample rate, channels
@@ -38,9 +43,20 @@ async def _synthesize(tts: lk_openai.TTS, text: str, is_synthesizing: Callable[[
     return frames
 
 
-def synthesize(server: DemoServer, text: str = TEXT, **options: Any) -> list[Frame]:
-    tts = lk_openai.TTS(base_url=server.base_url, api_key="unused", **options)
-    return asyncio.run(asyncio.wait_for(_synthesize(tts, text, server.is_synthesizing), 60))
+def synthesize(server: DemoServer, tts: lk_openai.TTS | None = None, **options: Any) -> list[Frame]:
+    """``TEXT`` through ``tts``, or through a plugin TTS made with ``options`` and the server's URL."""
+    tts = tts or lk_openai.TTS(base_url=server.base_url, api_key="unused", **options)
+    return asyncio.run(asyncio.wait_for(_synthesize(tts, TEXT, server.is_synthesizing), 60))
+
+
+@pytest.fixture(scope="module")
+def agent() -> Iterator[ModuleType]:  # the example runs as a script: import it the same way
+    pytest.importorskip("livekit.plugins.silero", reason="livekit-plugins-silero is not installed")
+    sys.path.insert(0, str(EXAMPLE_DIR))
+    try:
+        yield importlib.import_module("agent")
+    finally:
+        sys.path.remove(str(EXAMPLE_DIR))
 
 
 def assert_audio(frames: list[Frame]) -> np.ndarray:
@@ -81,3 +97,14 @@ def test_an_unknown_voice_is_a_status_error(demo_server: DemoServer) -> None:
     with pytest.raises(APIStatusError) as caught:
         synthesize(demo_server, model="tts-1", voice="clone:Nobody", response_format="pcm")
     assert caught.value.status_code == 404
+
+
+def test_the_example_agents_tts_speaks_a_saved_voice(demo_server: DemoServer, agent: ModuleType) -> None:
+    env = {"TTS_BASE_URL": demo_server.base_url, "TTS_VOICE": demo_server.saved_voice}
+    assert_audio(synthesize(demo_server, tts=agent.build_tts(env)))
+
+    async def build() -> Any:  # as in the entrypoint: inside the job's event loop
+        return agent.build_session(env)
+
+    session = asyncio.run(build())  # VAD, STT and LLM build with the pinned plugins
+    assert session.tts is not None and session.stt is not None and session.llm is not None
