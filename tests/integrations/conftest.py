@@ -3,11 +3,14 @@ embedded composition with its SQLite voice library, uvicorn on loopback; and one
 
 from __future__ import annotations
 
+import importlib
 import io
+import os
 import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import numpy as np
@@ -22,6 +25,7 @@ from common.composition import (
     open_stores,
 )
 from common.settings import Settings
+from tests.fixtures.availability import REQUIRE_SERVICES_VARIABLE
 from tests.service.harness import serve
 from web.app import create_app
 
@@ -31,6 +35,18 @@ SAMPLE_RATE = 24_000
 SAMPLES_PER_FRAME = 1920
 MAX_FRAMES_PER_PIECE = 24  # 4-frame chunks: a few chunks per piece, a short test
 SAVED_VOICE = "Integration Voice"
+
+
+def require(module: str) -> ModuleType:
+    """Import an integration library: when it is missing, skip locally but fail in CI (where
+    QTTS_REQUIRE_SERVICES=1 and the ``examples`` extra is installed)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        reason = f"{module} is not installed: pip install -e '.[examples]' ({e})"
+        if os.environ.get(REQUIRE_SERVICES_VARIABLE) == "1":
+            raise ImportError(f"{reason}; {REQUIRE_SERVICES_VARIABLE}=1 makes this a failure") from e
+        pytest.skip(reason, allow_module_level=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ import httpx2
 import openai
 import pytest
 
-from tests.integrations.conftest import DemoServer
+from tests.integrations.conftest import DemoServer, require
 from tests.service.audio_probe import decode, probe
 
 TIMEOUT = 120
@@ -89,7 +89,7 @@ class Capture(httpx2.AsyncBaseTransport):
 
 
 def test_pipecat_sends_pcm_without_a_stream_flag() -> None:
-    pipecat_tts = pytest.importorskip("pipecat.services.openai.tts", reason="pipecat-ai is not installed")
+    pipecat_tts = require("pipecat.services.openai.tts")
     from tests.integrations.pipecat_probe import synthesize
 
     capture = Capture()
@@ -107,7 +107,7 @@ def test_pipecat_sends_pcm_without_a_stream_flag() -> None:
 
 @pytest.mark.parametrize(("model", "stream_format"), [("tts-1", "audio"), ("qwen3-tts", "sse")])
 def test_livekit_sends_a_stream_format_by_model(model: str, stream_format: str) -> None:
-    lk_openai = pytest.importorskip("livekit.plugins.openai", reason="livekit-plugins-openai not installed")
+    lk_openai = require("livekit.plugins.openai")
 
     capture = Capture()
     client = openai.AsyncOpenAI(

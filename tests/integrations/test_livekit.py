@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.integrations.conftest import SAMPLE_RATE, DemoServer
+from tests.integrations.conftest import SAMPLE_RATE, DemoServer, require
 
-pytest.importorskip("livekit.plugins.openai", reason="livekit-plugins-openai is not installed (.[examples])")
+require("livekit.plugins.openai")
 
-from livekit.agents import APIConnectOptions, APIStatusError
-from livekit.plugins import openai as lk_openai
+from livekit.agents import APIConnectOptions, APIStatusError  # noqa: E402
+from livekit.plugins import openai as lk_openai  # noqa: E402
 
 TEXT = "Hello there, this is one sentence spoken by the demo server."
 CONNECT = APIConnectOptions(max_retry=0, timeout=30.0)
@@ -51,7 +51,7 @@ def synthesize(server: DemoServer, tts: lk_openai.TTS | None = None, **options: 
 
 @pytest.fixture(scope="module")
 def agent() -> Iterator[ModuleType]:  # the example runs as a script: import it the same way
-    pytest.importorskip("livekit.plugins.silero", reason="livekit-plugins-silero is not installed")
+    require("livekit.plugins.silero")
     sys.path.insert(0, str(EXAMPLE_DIR))
     try:
         yield importlib.import_module("agent")

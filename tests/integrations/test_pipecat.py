@@ -4,16 +4,15 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from tests.integrations.conftest import SAMPLE_RATE, DemoServer
+from tests.integrations.conftest import SAMPLE_RATE, DemoServer, require
 
-pytest.importorskip("pipecat", reason="pipecat-ai is not installed (pip install -e '.[examples]')")
+require("pipecat")
 
-from pipecat.services.openai.tts import OpenAITTSService
+from pipecat.services.openai.tts import OpenAITTSService  # noqa: E402
 
-from examples.pipecat.qwen_tts_service import QwenTTSService
-from tests.integrations.pipecat_probe import Received, synthesize
+from examples.pipecat.qwen_tts_service import QwenTTSService  # noqa: E402
+from tests.integrations.pipecat_probe import Received, synthesize  # noqa: E402
 
 TOKENS = ["Hello", " there, this is", " one sentence", " spoken by the", " demo server."]  # an LLM's tokens
 # a busy CI CPU may take seconds to the first half second of audio (Pipecat waits 3 s by default)

@@ -11,10 +11,12 @@ from types import ModuleType
 
 import pytest
 
-pytest.importorskip("pipecat.audio.vad.silero", reason="pipecat-ai[silero] is not installed")
+from tests.integrations.conftest import require
 
-from pipecat.processors.frame_processor import FrameProcessor
-from pipecat.transports.base_transport import BaseTransport
+require("pipecat.audio.vad.silero")
+
+from pipecat.processors.frame_processor import FrameProcessor  # noqa: E402
+from pipecat.transports.base_transport import BaseTransport  # noqa: E402
 
 EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / "pipecat"
 
