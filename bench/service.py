@@ -6,12 +6,14 @@ Starts, as real processes on this machine: an embedded server (`qwen3-tts serve`
 distributed pair (`qwen3-tts worker` + `qwen3-tts serve` with a Redis URL; SQLite as the store, so only Redis
 is needed), both over the same tiny random-weight checkpoint. Requests alternate between the two servers, so
 both see the same machine load. Per request: time to the first body byte, the gaps between body chunks as the
-client receives them, and the time to the last byte. Prints a table and the distributed overhead.
+client receives them, and the time to the last byte. Then, engine-free, what the distributed path adds: the
+dispatch round trip (a canary task to the worker and its reply) and the hop of one chunk through Redis.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import itertools
 import json
@@ -20,13 +22,16 @@ import secrets
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -96,26 +101,86 @@ def measure(client: httpx.Client, url: str, samples: Samples | None) -> None:
     samples.total_ms.append((arrivals[-1] - started) * 1000)
 
 
+def dispatch_round_trips(settings: Any, model: str, count: int) -> list[float]:
+    """A canary task through the broker to the worker and its reply back: the dispatch cost of a request."""
+    import redis
+
+    from workers.celery_app import create_celery_app
+    from workers.contracts import CANARY_TASK, CanaryPayload, model_queue
+
+    app, client = create_celery_app(settings), redis.Redis.from_url(settings.redis_url)
+    times = []
+    for i in range(count):
+        reply_key = f"{settings.distributed.key_prefix}bench-canary:{i}"
+        started = time.perf_counter()
+        payload = CanaryPayload(reply_key=reply_key).model_dump()
+        app.send_task(CANARY_TASK, args=[payload], queue=model_queue(model))
+        if client.blpop([reply_key], timeout=30) is None:
+            raise TimeoutError("the worker did not answer the canary")
+        times.append((time.perf_counter() - started) * 1000)
+    app.close()
+    client.close()
+    return times
+
+
+def chunk_hops(settings: Any, count: int) -> list[float]:
+    """Worker XADD → API XREAD latency of one chunk (writer thread and reader in this process, one clock)."""
+    import redis
+    import redis.asyncio
+
+    from common.redis_stream import RedisChunkWriter, StreamKeys, StreamLimits
+    from common.redis_stream_reader import RedisChunkStream
+
+    keys = StreamKeys.of(settings.distributed.key_prefix, f"bench-hop-{secrets.token_hex(4)}")
+    limits = StreamLimits.from_options(settings.distributed)
+
+    def write() -> None:
+        writer = RedisChunkWriter(redis.Redis.from_url(settings.redis_url), keys, limits, owner="bench")
+        writer.claim()
+        for _ in range(count):
+            time.sleep(0.005)
+            writer.put(struct.pack("<d", time.perf_counter()).ljust(3840, b"\0"))  # 80 ms of s16le
+        writer.close()
+
+    async def read() -> list[float]:
+        client = redis.asyncio.Redis.from_url(settings.redis_url)
+        try:
+            stream = RedisChunkStream(client, keys, limits)
+            return [(time.perf_counter() - struct.unpack("<d", c[:8])[0]) * 1000 async for c in stream]
+        finally:
+            await client.aclose()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    hops = asyncio.run(read())
+    writer.join()
+    return hops
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def report(results: dict[str, Samples]) -> None:
-    header = (
-        f"{'path':<12}{'first audio p50':>17}{'p90':>9}{'chunk gap p50':>15}{'p90':>9}{'last byte p50':>15}"
-    )
-    lines = [header, "-" * len(header)]
+def row(name: str, values: list[float]) -> str:
+    p50, p90 = statistics.median(values), percentile(values, 0.9)
+    return f"  {name:<44}{p50:>10.1f}{p90:>10.1f}{len(values):>8}"
+
+
+def report(results: dict[str, Samples], dispatch: list[float], hops: list[float]) -> None:
+    lines = [f"  {'measure (ms)':<44}{'p50':>10}{'p90':>10}{'n':>8}"]
     for name, s in results.items():
-        first, gaps = s.first_audio_ms, s.chunk_gap_ms
-        lines.append(
-            f"{name:<12}{statistics.median(first):>14.1f} ms{percentile(first, 0.9):>6.1f} ms"
-            f"{statistics.median(gaps):>12.1f} ms{percentile(gaps, 0.9):>6.1f} ms"
-            f"{statistics.median(s.total_ms):>12.1f} ms"
-        )
+        lines += [
+            row(f"{name}: first audio", s.first_audio_ms),
+            row(f"{name}: gap between chunks", s.chunk_gap_ms),
+            row(f"{name}: last byte", s.total_ms),
+        ]
+    lines += [row("dispatch round trip (canary task)", dispatch), row("chunk hop (XADD -> XREAD)", hops)]
     embedded, distributed = results["embedded"], results["distributed"]
     overhead = statistics.median(distributed.first_audio_ms) - statistics.median(embedded.first_audio_ms)
-    lines.append(f"\ndistributed overhead on first audio (median): {overhead:+.1f} ms")
+    transport = statistics.median(dispatch) + statistics.median(hops)
+    lines.append(f"\ndistributed - embedded, first audio (median): {overhead:+.1f} ms (engine time included)")
+    lines.append(f"transport added to first audio (dispatch + one chunk hop, medians): {transport:.1f} ms")
     sys.stdout.write("\n".join(lines) + "\n")
 
 
@@ -125,11 +190,13 @@ def main() -> int:
     )
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--probes", type=int, default=200, help="engine-free transport measurements")
     parser.add_argument("--frames", type=int, default=24, help="max codec frames per request (80 ms each)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--start-timeout", type=float, default=600.0)
     args = parser.parse_args()
 
+    from common.settings import load_settings
     from qwen_tts.tiny_checkpoint import write_tiny_checkpoint
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -173,9 +240,12 @@ def main() -> int:
                 for _ in range(args.requests):
                     for name, url in urls.items():
                         measure(client, url, results[name])
+                settings = load_settings(env=distributed_env)
+                dispatch = dispatch_round_trips(settings, "tiny", args.probes)
+                hops = chunk_hops(settings, args.probes)
         finally:
             drop_namespace(args.redis_url, namespace)
-        report(results)
+        report(results, dispatch, hops)
     return 0
 
 
