@@ -17,6 +17,7 @@ from tests.integrations.pipecat_probe import Received, synthesize  # noqa: E402
 TOKENS = ["Hello", " there, this is", " one sentence", " spoken by the", " demo server."]  # an LLM's tokens
 # a busy CI CPU may take seconds to the first half second of audio (Pipecat waits 3 s by default)
 SLOW_CPU = {"stop_frame_timeout_s": 30.0}
+NO_AUDIO_EXPECTED = {"stop_frame_timeout_s": 0.5}  # how long Pipecat waits for audio before ending a turn
 
 
 def assert_audio(received: Received) -> None:
@@ -62,7 +63,7 @@ def test_example_service_reports_an_unknown_voice(demo_server: DemoServer) -> No
         api_key="unused",
         base_url=demo_server.base_url,
         settings=QwenTTSService.Settings(model="tts-1", voice="clone:Nobody"),
-        **SLOW_CPU,
+        **NO_AUDIO_EXPECTED,
     )
     received = synthesize(tts, ["Hello there."], demo_server.is_synthesizing)
     assert not received.audio and any("404" in e and "Nobody" in e for e in received.errors), received.errors
@@ -74,6 +75,7 @@ def test_stock_service_refuses_clone_voices_so_the_example_needs_its_own(demo_se
         api_key="unused",
         base_url=demo_server.base_url,
         settings=OpenAITTSService.Settings(model="tts-1", voice=demo_server.saved_voice),
+        **NO_AUDIO_EXPECTED,
     )
     received = synthesize(tts, ["Hello there."], demo_server.is_synthesizing)
     assert not received.audio and any("not supported" in e for e in received.errors)
