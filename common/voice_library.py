@@ -12,8 +12,6 @@ points at nothing.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -37,12 +35,6 @@ UNSET = voices.UNSET
 MAX_LANGUAGE_LENGTH = 32
 MAX_REF_TEXT_LENGTH = 2000
 DEFAULT_LIMITS = IngestLimits()
-INLINE_VOICE_PREFIX = "ref_"  # voice ids of one-off references (``ref_audio`` in /v1/audio/speech)
-
-
-def inline_reference_prefix(voice_id: str) -> str:
-    """Where a one-off reference lives: ``reference.wav``, then ``meta.json`` (written last)."""
-    return f"references/{voice_id}/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,26 +145,6 @@ class VoiceLibrary:
         except BaseException:
             self._delete_blobs(voices.voice_blob_prefix(voice_id), prefix=True)
             raise
-
-    def store_reference(
-        self, audio: ReferenceAudio, *, ref_text: str | None = None, x_vector_only: bool | None = None
-    ) -> str:
-        """Keep a one-off reference (no profile) for the engine side; returns its ``ref_…`` voice id.
-
-        Content-addressed by the normalized audio, transcript and mode, so sending the same reference again
-        reuses the clone prompt computed the first time.
-        """
-        ref_text = clean_ref_text(ref_text)
-        x_vector_only = ref_text is None if x_vector_only is None else x_vector_only
-        check_mode(ref_text=ref_text, x_vector_only=x_vector_only)
-        wav = audio.normalized_wav()
-        meta = json.dumps({"ref_text": ref_text, "x_vector_only": x_vector_only}).encode()
-        voice_id = INLINE_VOICE_PREFIX + hashlib.sha256(wav + b"\0" + meta).hexdigest()[:32]
-        prefix = inline_reference_prefix(voice_id)
-        if not self.blobs.exists(f"{prefix}meta.json"):
-            self.blobs.put(f"{prefix}reference.wav", wav, content_type="audio/wav")
-            self.blobs.put(f"{prefix}meta.json", meta, content_type="application/json")
-        return voice_id
 
     def check_new_name(self, name: str) -> None:
         """Fail fast, before any audio is decoded, on a bad or taken name (``create`` checks both too)."""

@@ -1,7 +1,7 @@
 """A one-off clone in ``/v1/audio/speech``: ``ref_audio`` (base64) + ``ref_text`` instead of a saved voice.
 
 The reference is checked like an upload (``common.audio_ingest``), kept content-addressed in the blob store
-(``VoiceLibrary.store_reference``) and sent to the engine side as a ``ref_…`` voice id, so a Base model is
+(``common.voice_references``) and sent to the engine side as a ``ref_…`` voice id, so a Base model is
 chosen and a repeated reference reuses its cached clone prompt. Nothing is added to the voice library.
 """
 
@@ -11,6 +11,7 @@ import asyncio
 
 from common.errors import Unavailable
 from common.voice_library import VoiceLibrary
+from common.voice_references import store_reference
 from web.schemas import SpeechRequest
 from web.uploads import decode_base64
 from web.voices import SavedVoice
@@ -25,6 +26,6 @@ async def inline_voice(library: VoiceLibrary | None, body: SpeechRequest) -> Sav
     data = decode_base64(body.ref_audio, param="ref_audio")
     audio = await asyncio.to_thread(library.ingest, data, param="ref_audio")
     voice_id = await asyncio.to_thread(
-        library.store_reference, audio, ref_text=body.ref_text, x_vector_only=body.x_vector_only
+        store_reference, library.blobs, audio, ref_text=body.ref_text, x_vector_only=body.x_vector_only
     )
     return SavedVoice(id=voice_id, name=INLINE_VOICE_NAME)

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from common.audio import s16le_to_float
 from common.errors import NotFound
-from common.voice_library import INLINE_VOICE_PREFIX, inline_reference_prefix
+from common.voice_references import INLINE_VOICE_PREFIX, inline_reference_prefix
 from voice_store import voices
 from voice_store.blobs import BlobStore
 from voice_store.db import session_scope
