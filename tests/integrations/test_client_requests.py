@@ -133,3 +133,15 @@ def test_livekit_sends_a_stream_format_by_model(model: str, stream_format: str) 
             "stream_format": stream_format,
         }
     ]
+
+
+@pytest.mark.parametrize(("stream", "streamed"), [(None, True), (False, False), (True, True)])
+def test_pcm_streams_unless_told_not_to(demo_server: DemoServer, stream: bool | None, streamed: bool) -> None:
+    """OpenAI streams every speech body; Pipecat relies on it for pcm and sends no stream flag."""
+    body: dict[str, object] = {"input": "Hello.", "voice": "alloy", "response_format": "pcm", "seed": 3}
+    if stream is not None:
+        body["stream"] = stream
+    response = httpx.post(f"{demo_server.base_url}/audio/speech", json=body, timeout=TIMEOUT)
+    assert response.status_code == 200 and len(response.content) > 0
+    assert ("content-length" not in response.headers) is streamed
+    assert (response.headers.get("x-accel-buffering") == "no") is streamed
