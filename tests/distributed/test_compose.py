@@ -118,3 +118,11 @@ def test_both_dockerfiles_install_the_distributed_extra() -> None:
     for name in ("Dockerfile", "Dockerfile.rocm"):
         text = (ROOT / name).read_text()
         assert '.[distributed]"' in text and "ffmpeg" in text, name
+
+
+@pytest.mark.parametrize("path", [NVIDIA, ROCM], ids=["nvidia", "rocm"])
+def test_our_image_is_built_never_pulled(path: Path) -> None:
+    defined = services(path)
+    ours = {name: spec for name, spec in defined.items() if spec.get("image", "").startswith("qwen3-tts:")}
+    assert set(ours) >= {"migrate", "api"} and len({spec["image"] for spec in ours.values()}) == 1
+    assert all("build" in spec for spec in ours.values()), "a service without build would try to pull our tag"
