@@ -32,6 +32,26 @@ logger = logging.getLogger(__name__)
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
+def reference_wave(
+    samples: np.ndarray, sample_rate: int, min_seconds: float, max_seconds: float
+) -> np.ndarray:
+    """Validated reference audio as mono float32 at 24 kHz (``ReferenceAudioError`` when unusable)."""
+    if sample_rate <= 0:
+        raise ReferenceAudioError(f"ref_sample_rate must be positive, got {sample_rate}")
+    try:
+        wave = to_mono_float32(samples)
+    except ValueError as e:
+        raise ReferenceAudioError(f"reference audio: {e}") from e
+    seconds = len(wave) / sample_rate
+    if not min_seconds <= seconds <= max_seconds:
+        raise ReferenceAudioError(
+            f"reference audio lasts {seconds:.2f} s; it must last {min_seconds}-{max_seconds} s"
+        )
+    if float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))) < 1e-4:  # below -80 dBFS RMS
+        raise ReferenceAudioError("reference audio is silent")
+    return resample(wave, int(sample_rate), SAMPLE_RATE)
+
+
 def _dtype(dtype: str | torch.dtype) -> torch.dtype:
     if isinstance(dtype, torch.dtype):
         return dtype
@@ -167,21 +187,7 @@ class TTSEngine:
             raise EngineInputError(
                 "ref_text (the transcript of ref_audio) is required unless x_vector_only=True"
             )
-        if ref_sample_rate <= 0:
-            raise ReferenceAudioError(f"ref_sample_rate must be positive, got {ref_sample_rate}")
-        try:
-            wave = to_mono_float32(ref_audio)
-        except ValueError as e:
-            raise ReferenceAudioError(f"reference audio: {e}") from e
-        seconds = len(wave) / ref_sample_rate
-        if seconds < self.min_ref_seconds or seconds > self.max_ref_seconds:
-            raise ReferenceAudioError(
-                f"reference audio lasts {seconds:.2f} s; it must last "
-                f"{self.min_ref_seconds}-{self.max_ref_seconds} s"
-            )
-        if float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))) < 1e-4:
-            raise ReferenceAudioError("reference audio is silent")
-        wave = resample(wave, int(ref_sample_rate), SAMPLE_RATE)
+        wave = reference_wave(ref_audio, ref_sample_rate, self.min_ref_seconds, self.max_ref_seconds)
         embedding = self.model.speaker_encoder.embed(wave)
         codes = None
         if not x_vector_only:
