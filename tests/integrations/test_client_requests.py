@@ -1,5 +1,5 @@
-"""The exact requests Open WebUI and SillyTavern send, replayed against the demo server; and what Pipecat's
-and LiveKit's OpenAI TTS clients put on the wire, captured from the real libraries.
+"""The exact requests Open WebUI and SillyTavern send, replayed against the demo server (what Pipecat's and
+LiveKit's clients put on the wire is in ``test_library_requests.py``).
 
 Sources (read from the clients' code): Open WebUI ``backend/open_webui/routers/audio.py`` (``speech``,
 ``get_available_models``, ``get_available_voices``) and ``src/lib/apis/audio/index.ts``
@@ -9,15 +9,12 @@ proxy that calls the configured endpoint) and ``public/scripts/extensions/tts/op
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import httpx
-import httpx2
-import openai
 import pytest
 
-from tests.integrations.conftest import DemoServer, require
+from tests.integrations.conftest import DemoServer
 from tests.service.audio_probe import decode, probe
 
 TIMEOUT = 120
@@ -73,66 +70,6 @@ def test_sillytavern_speed_and_a_saved_voice(demo_server: DemoServer) -> None:
         return decode(response.content).size / 24_000
 
     assert seconds(2.0) == pytest.approx(seconds(1.0) / 2, rel=0.15)
-
-
-class Capture(httpx2.AsyncBaseTransport):
-    """Answers like the server (a little pcm), keeping each request: what a client library put on the wire."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, object]] = []
-        self.paths: list[str] = []
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        self.paths.append(request.url.path)
-        self.bodies.append(json.loads(await request.aread()))
-        return httpx2.Response(200, headers={"content-type": "audio/pcm"}, content=b"\1\0" * 1920)
-
-
-def test_pipecat_sends_pcm_without_a_stream_flag() -> None:
-    pipecat_tts = require("pipecat.services.openai.tts")
-    from tests.integrations.pipecat_probe import synthesize
-
-    capture = Capture()
-    tts = pipecat_tts.OpenAITTSService(
-        api_key="unused",
-        base_url="http://127.0.0.1:9/v1",
-        http_client=openai.DefaultAsyncHttpxClient(transport=capture),
-        settings=pipecat_tts.OpenAITTSService.Settings(model="tts-1", voice="echo"),
-    )
-    synthesize(tts, ["Hello there."], lambda: False)
-    assert capture.paths == ["/v1/audio/speech"]
-    sent = {"input": "Hello there.", "model": "tts-1", "voice": "echo", "response_format": "pcm"}
-    assert capture.bodies == [sent]
-
-
-@pytest.mark.parametrize(("model", "stream_format"), [("tts-1", "audio"), ("qwen3-tts", "sse")])
-def test_livekit_sends_a_stream_format_by_model(model: str, stream_format: str) -> None:
-    lk_openai = require("livekit.plugins.openai")
-
-    capture = Capture()
-    client = openai.AsyncOpenAI(
-        api_key="unused", base_url="http://127.0.0.1:9/v1", http_client=httpx2.AsyncClient(transport=capture)
-    )
-    tts = lk_openai.TTS(model=model, voice="clone:Ana", response_format="pcm", client=client)
-
-    async def run() -> None:
-        async with tts.synthesize("Hello there.") as stream:
-            async for _ in stream:
-                pass
-        await client.close()
-
-    asyncio.run(asyncio.wait_for(run(), 30))
-    assert capture.paths == ["/v1/audio/speech"]
-    assert capture.bodies == [
-        {
-            "input": "Hello there.",
-            "model": model,
-            "voice": "clone:Ana",
-            "response_format": "pcm",
-            "speed": 1.0,
-            "stream_format": stream_format,
-        }
-    ]
 
 
 @pytest.mark.parametrize(("stream", "streamed"), [(None, True), (False, False), (True, True)])
