@@ -1,0 +1,229 @@
+"""Engine speed at the released 0.6B / 1.7B shapes (random weights, forced length), ours vs the official.
+
+    python -m bench.engine                       # 0.6B and 1.7B, 32 frames, fp32 + bf16 (ours), batch 1 4 16
+    python -m bench.engine --quick               # smoke run: 0.6B, 6 frames, batch 1 2
+    python -m bench.engine --device cuda         # GPU: bf16, batch 1 4 16 64 (records the card)
+
+Per size, a random-weight checkpoint in the released on-disk layout is built once with the OFFICIAL classes
+(``bench/_official.py build``, via tools/parity) under ``--cache-dir``; both engines load those files. Every
+request is forced to ``--frames`` frames (end of speech impossible). The official package runs in its own
+venv (``--official-python``) in a subprocess, before ours, never at the same time.
+
+Reported per engine, dtype and batch: ms per frame (per request-frame at batch 1; per step at batch B) split
+into talker (after the prefill) / code predictor (15 steps and heads) / codec decoder / the rest (sampling,
+embeddings, glue); real-time factor (compute / audio); time to first audio (ours: first streamed chunk with
+one-frame chunks; official: it does not stream, so the whole call); aggregate audio seconds per second;
+peak memory. And the memory-bandwidth floor: weight bytes one frame reads / the bandwidth of a large GEMV
+measured here, so "x floor" = ms per frame / floor ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from bench import _measure, _ours, real_shapes
+
+log = logging.getLogger("bench.engine")
+ROOT = Path(__file__).resolve().parents[1]
+TEXT = (
+    "Hello world, this is the voice of the test speaking in a calm and warm tone, "
+    "slowly reading a sentence of a reasonable length."
+)
+
+
+def checkpoint(size: str, cache_dir: Path, official_python: str) -> Path:
+    """The random-weight checkpoint of ``size``, built once with the official classes."""
+    directory = cache_dir / f"official-{size}"
+    if (directory / "config.json").is_file() and (directory / ".complete").is_file():
+        return directory
+    partial = cache_dir / f"official-{size}.partial"
+    log.info("building the %s checkpoint in %s (once)", size, directory)
+    cmd = [
+        official_python,
+        str(ROOT / "bench" / "_official.py"),
+        "build",
+        "--size",
+        size,
+        "--out",
+        str(partial),
+    ]
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    (partial / ".complete").touch()
+    if directory.exists():
+        raise FileExistsError(f"{directory} exists but is incomplete: remove it")
+    partial.rename(directory)
+    return directory
+
+
+def run_official(args: argparse.Namespace, path: Path, dtype: str, batches: list[int]) -> dict:
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        cmd = [
+            args.official_python, str(ROOT / "bench" / "_official.py"), "run", "--checkpoint", str(path),
+            "--frames", str(args.frames), "--text", TEXT, "--device", args.device, "--dtype", dtype,
+            "--json", out.name, "--batch", *map(str, batches),
+        ]  # fmt: skip
+        if args.threads:
+            cmd += ["--threads", str(args.threads)]
+        subprocess.run(cmd, check=True, cwd=ROOT, timeout=args.official_timeout)
+        return json.loads(Path(out.name).read_text())
+
+
+def run_ours(args: argparse.Namespace, path: Path, dtype: str, batches: list[int]) -> tuple[dict, int]:
+    loaded = _ours.load(path, args.device, dtype, TEXT)
+    engine = loaded.engine
+    ttfa = min(_ours.time_to_first_audio(engine, TEXT, args.frames) for _ in range(args.repeat))
+    single = min(
+        (_ours.measure_stream(engine, TEXT, args.frames, split=True) for _ in range(args.repeat)),
+        key=lambda r: r["total_s"],
+    )
+    runs = [single | {"ttfa_s": ttfa}]
+    for batch in batches:
+        if batch > 1:
+            _ours.measure_batch(engine, TEXT, 2, batch)  # warm-up
+            runs.append(_ours.measure_batch(engine, TEXT, args.frames, batch))
+    result = {
+        "engine": "ours",
+        "device": args.device,
+        "dtype": dtype,
+        "threads": torch.get_num_threads(),
+        "load_s": loaded.load_s,
+        "model_rss": loaded.model_rss,
+        "model_gpu_bytes": loaded.model_gpu_bytes,
+        "runs": runs,
+    }
+    bytes_per_frame = _ours.weight_bytes_per_frame(engine)
+    del engine, loaded
+    return result, bytes_per_frame
+
+
+def machine(device: str) -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        model = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line)
+        cpu = model.split(":", 1)[1].strip()
+    except (OSError, StopIteration):
+        pass
+    text = f"{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    if device.startswith("cuda"):
+        text = f"{torch.cuda.get_device_name(device)}; host {text}"
+    return text
+
+
+def _row(size: str, result: dict, run: dict, floor_ms: float | None) -> str:
+    steps = run["frames"]  # one step advances every request of the batch by a frame
+    per_step = 1e3 * run["total_s"] / steps
+    parts = [run.get(k) for k in ("talker_s", "predictor_s", "codec_s")]
+    split = ["" if p is None else f"{1e3 * p / steps:.1f}" for p in parts]
+    prefill = "" if run.get("prefill_s") is None else f"{1e3 * run['prefill_s']:.0f}"
+    rest = ""
+    if None not in parts:
+        rest = f"{per_step - 1e3 * (sum(parts) + run['prefill_s']) / steps:.1f}"
+    ttfa = run.get("ttfa_s", run["total_s"])  # the official package does not stream: its whole call
+    mem = run["peak_gpu_bytes"] if run.get("peak_gpu_bytes") is not None else run["peak_rss"]
+    ratio = "" if floor_ms is None or run["batch"] > 1 else f"{per_step / floor_ms:.2f}"
+    cells = [
+        size, result["engine"].split(" ")[0], result["dtype"], str(run["batch"]), f"{per_step:.1f}", prefill,
+        *split, rest, f"{run['total_s'] / run['audio_s']:.2f}", f"{ttfa:.2f}" if run["batch"] == 1 else "",
+        f"{run['audio_s'] / run['total_s']:.2f}", ratio, f"{mem / 2**20 / run['batch']:.0f}",
+    ]  # fmt: skip
+    return "| " + " | ".join(cells) + " |"
+
+
+HEADER = (
+    "| size | engine | dtype | batch | ms/step | prefill ms | talker | predictor | codec | rest | RTF "
+    "| TTFA s | audio s/s | x floor | peak MiB/stream |"
+)
+
+
+def table(rows: list[tuple[str, dict, dict]], floors_ms: dict[tuple[str, str], float]) -> str:
+    lines = [HEADER, "|" + "---|" * (HEADER.count("|") - 1)]
+    lines += [_row(size, result, run, floors_ms.get((size, result["dtype"]))) for size, result, run in rows]
+    return "\n".join(lines)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", nargs="+", choices=real_shapes.SIZES, default=list(real_shapes.SIZES))
+    parser.add_argument("--frames", type=int, help="frames per request, forced (default 32; quick: 6)")
+    parser.add_argument("--batch", type=int, nargs="+", help="default: 1 4 16 (CPU), 1 4 16 64 (GPU)")
+    parser.add_argument("--dtypes", nargs="+", help="ours; default: float32 bfloat16 (CPU), bfloat16 (GPU)")
+    parser.add_argument("--official-dtype", help="default: float32 (CPU), bfloat16 (GPU)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    parser.add_argument("--repeat", type=int, default=1, help="single-stream runs of ours (best kept)")
+    parser.add_argument("--no-official", action="store_true")
+    parser.add_argument("--official-python", default="/opt/qref-venv/bin/python")
+    parser.add_argument("--official-timeout", type=float, default=3600)
+    parser.add_argument("--cache-dir", type=Path, default=ROOT / ".cache" / "bench")
+    parser.add_argument("--json", type=Path, help="also write every figure here")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 0.6B, 6 frames, batch 1 2")
+    args = parser.parse_args()
+    gpu = args.device.startswith("cuda")
+    if args.quick:
+        args.sizes, args.frames, args.batch = ["0.6B"], args.frames or 6, args.batch or [1, 2]
+    args.frames = args.frames or 32
+    args.batch = args.batch or ([1, 4, 16, 64] if gpu else [1, 4, 16])
+    args.dtypes = args.dtypes or (["bfloat16"] if gpu else ["float32", "bfloat16"])
+    args.official_dtype = args.official_dtype or ("bfloat16" if gpu else "float32")
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.cache_dir.mkdir(parents=True, exist_ok=True)
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    bandwidth = {d: _measure.gemv_bandwidth(getattr(torch, d), args.device, seconds=1 if args.quick else 3)
+                 for d in {*args.dtypes, args.official_dtype}}  # fmt: skip
+    rows, results, floors_ms = [], [], {}
+    for size in args.sizes:
+        path = checkpoint(size, args.cache_dir, args.official_python)
+        if not args.no_official:
+            official = run_official(args, path, args.official_dtype, args.batch)
+            results.append((size, official))
+            rows += [(size, official, run) for run in official["runs"]]
+        for dtype in args.dtypes:
+            ours, weight_bytes = run_ours(args, path, dtype, args.batch)
+            floors_ms[(size, dtype)] = 1e3 * weight_bytes / bandwidth[dtype]
+            results.append((size, ours))
+            rows += [(size, ours, run) for run in ours["runs"]]
+            ours["weight_bytes_per_frame"] = weight_bytes
+    lines = [
+        f"machine: {machine(args.device)}; {started}",
+        f"command: python -m bench.engine {' '.join(sys.argv[1:])}",
+        "GEMV bandwidth: " + ", ".join(f"{d} {b / 1e9:.1f} GB/s" for d, b in sorted(bandwidth.items())),
+        "floor ms/frame: " + ", ".join(f"{s} {d} {f:.1f}" for (s, d), f in sorted(floors_ms.items())),
+        "resident model: "
+        + ", ".join(
+            f"{s} {r['engine'].split(' ')[0]} {r['dtype']} "
+            f"{(r['model_gpu_bytes'] or r['model_rss']) / 2**20:.0f} MiB (load {r['load_s']:.1f} s)"
+            for s, r in results
+        ),
+        f"frames per request: {args.frames} (forced); text: {len(TEXT)} characters",
+        "",
+        table(rows, floors_ms),
+    ]
+    print("\n".join(lines))
+    if args.json:
+        payload = {"lines": lines, "results": results, "bandwidth": bandwidth,
+                   "floors_ms": {f"{s} {d}": f for (s, d), f in floors_ms.items()}}  # fmt: skip
+        args.json.write_text(json.dumps(payload, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
