@@ -55,7 +55,7 @@ def free_port() -> int:
 @contextlib.contextmanager
 def process(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "common.cli", *args], cwd=ROOT, env=env, start_new_session=True
+        [sys.executable, "-m", "server.cli", *args], cwd=ROOT, env=env, start_new_session=True
     )
     try:
         yield proc
@@ -219,7 +219,7 @@ def main() -> int:
         }
         Path(f"{tmp}/distributed").mkdir()
         subprocess.run(
-            [sys.executable, "-m", "common.cli", "db", "upgrade"], cwd=ROOT, env=distributed_env, check=True
+            [sys.executable, "-m", "server.cli", "db", "upgrade"], cwd=ROOT, env=distributed_env, check=True
         )
         ports = free_port(), free_port()
         urls = {"embedded": f"http://127.0.0.1:{ports[0]}", "distributed": f"http://127.0.0.1:{ports[1]}"}

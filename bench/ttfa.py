@@ -43,7 +43,7 @@ def demo_server(timeout_s: float) -> Iterator[str]:
         cmd = [
             sys.executable,
             "-m",
-            "common.cli",
+            "server.cli",
             "serve",
             "--demo",
             "--host",

@@ -1,6 +1,6 @@
 """The app factory: ``create_app(services)`` wires routes, error handling, middleware and app state.
 
-No module-level app and no globals: the composition root (``common.cli``) builds the services (embedded or
+No module-level app and no globals: the composition root (``server.cli``) builds the services (embedded or
 distributed adapters) and tests build their own.
 """
 

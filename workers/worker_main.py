@@ -199,7 +199,7 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
 
 
 def run_from_args(args: argparse.Namespace, settings: Settings | None = None) -> int:
-    """The ``qwen3-tts worker`` subcommand (``common.cli`` calls this with its parsed arguments)."""
+    """The ``qwen3-tts worker`` subcommand (``server.cli`` calls this with its parsed arguments)."""
     try:
         settings = settings or load_settings()
         models = parse_models(args.models, settings)

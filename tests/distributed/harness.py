@@ -20,7 +20,7 @@ from pathlib import Path
 
 import redis
 
-from common.composition import build_distributed_services
+from server.composition import build_distributed_services
 from common.settings import Settings, load_settings
 from tests.fixtures.s3_server import MotoServer
 from tests.service.harness import serve
@@ -123,6 +123,6 @@ def stop_process_group(process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def serve_distributed(env: Mapping[str, str]) -> Iterator[str]:
-    """The API process side (``common.composition.build_distributed_services``) on a loopback port."""
+    """The API process side (``server.composition.build_distributed_services``) on a loopback port."""
     with serve(create_app(build_distributed_services(settings_from(env)))) as url:
         yield url

@@ -13,7 +13,7 @@ import openai
 import pytest
 import redis
 
-from common.composition import build_embedded_services, build_host, engine_loader
+from server.composition import build_embedded_services, build_host, engine_loader
 from common.settings import Settings
 from tests.distributed.harness import distributed_env, serve_distributed, worker_process
 from tests.fixtures.s3_server import MotoServer

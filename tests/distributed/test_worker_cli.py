@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from common.cli import main as cli_main
+from server.cli import main as cli_main
 from common.settings import SettingsError, load_settings
 from workers.celery_app import celery_config
 from workers.worker_main import parse_models

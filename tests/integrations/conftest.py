@@ -16,7 +16,7 @@ import httpx
 import numpy as np
 import pytest
 
-from common.composition import (
+from server.composition import (
     DEMO_MODEL_TYPES,
     build_clone_prompts,
     build_embedded_services,
@@ -75,7 +75,7 @@ def reference_wav(seconds: float = 2.0) -> bytes:
 
 @pytest.fixture(scope="session")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    """What ``qwen3-tts serve --demo`` runs (``common.composition.serve_embedded``), served in a thread; its
+    """What ``qwen3-tts serve --demo`` runs (``server.composition.serve_embedded``), served in a thread; its
     CustomVoice and Base models only (no client here uses VoiceDesign, and each model costs seconds)."""
     from qwen_tts.tiny_checkpoint import write_tiny_checkpoint
 

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROBE = """
 import sys
 import web.app, web.speech, web.audio_response, web.store_adapters
-import workers.embedded, common.settings, common.cli, common.composition
+import workers.embedded, common.settings, server.cli, server.composition
 leaked = sorted(m for m in ("torch", "qwen_tts", "transformers") if m in sys.modules)
 print(",".join(leaked))
 """

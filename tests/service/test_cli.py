@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from common.cli import main
+from server.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +59,7 @@ def test_serving_weights_that_are_not_there_fails_fast_and_says_how_to_provide_t
     environment = {k: v for k, v in os.environ.items() if not k.startswith("QWEN_TTS_") and k != "TTS_CONFIG"}
     environment |= {"QWEN_TTS_DATA_DIR": str(tmp_path), "HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "common.cli", "serve", "--port", "1"],
+        [sys.executable, "-m", "server.cli", "serve", "--port", "1"],
         cwd=ROOT,
         env=environment,
         capture_output=True,

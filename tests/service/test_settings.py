@@ -88,7 +88,7 @@ def test_no_file_and_no_environment_gives_defaults() -> None:
 
 
 def test_resident_models_bring_the_base_counterpart_unless_preload_is_set() -> None:
-    from common.composition import resident_models
+    from server.composition import resident_models
 
     assert resident_models(load_settings(env={})) == ["0.6B-CustomVoice", "0.6B-Base"]
     big = load_settings({"default_model": "1.7B-CustomVoice"}, env={})

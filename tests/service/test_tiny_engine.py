@@ -14,7 +14,7 @@ import numpy as np
 import openai
 import pytest
 
-from common.composition import build_embedded_services, build_host, demo_settings, engine_loader
+from server.composition import build_embedded_services, build_host, demo_settings, engine_loader
 from common.settings import Settings
 from tests.service.audio_probe import decode, probe
 from tests.service.harness import serve

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from common.composition import build_clone_prompts, build_voice_library
+from server.composition import build_clone_prompts, build_voice_library
 from common.settings import Settings
 from common.voice_library import VoiceLibrary
 from tests.fixtures.postgres import migrated_postgres_url, postgres_url  # noqa: F401

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from common.cli import main
-from common.composition import build_voice_library
+from server.cli import main
+from server.composition import build_voice_library
 from common.voice_library import VoiceLibrary
 from common.voice_library_io import ProfileError, export_library, import_library, profile_id_for
 from tests.voices.conftest import Stores, fake_settings

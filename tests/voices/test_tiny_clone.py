@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from common.composition import (
+from server.composition import (
     build_clone_prompts,
     build_embedded_services,
     build_host,

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from common.composition import build_voice_library
+from server.composition import build_voice_library
 from tests.service.fake_engine import FakeEngine
 from tests.service.harness import serve
 from tests.voices.conftest import VoiceServer, fake_settings, unique

@@ -10,7 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
-from common.composition import build_voice_library
+from server.composition import build_voice_library
 from common.errors import NotFound
 from tests.voices.conftest import VoiceServer, fake_settings, unique
 from tests.voices.fakes import CloningFakeEngine, recording, silence_wav

@@ -79,7 +79,7 @@ def _serve_overrides(args: argparse.Namespace, base: Settings) -> dict[str, Any]
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from common.composition import serve_distributed, serve_embedded
+    from server.composition import serve_distributed, serve_embedded
 
     settings = load_settings(_serve_overrides(args, settings), config_path=args.config)
     if settings.run_mode == "distributed":  # redis_url set: the engine runs in `qwen3-tts worker` processes
@@ -128,7 +128,7 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _voices(args: argparse.Namespace, settings: Settings) -> int:
-    from common.composition import build_voice_library, open_stores
+    from server.composition import build_voice_library, open_stores
     from common.voice_library_io import ProfileError, export_library, import_library
 
     library = build_voice_library(settings, *open_stores(settings))
