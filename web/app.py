@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from common.encoder import Encoders
-from web import catalog, health, jobs_routes, jobs_ui, speech, ui, voice_routes
+from web import catalog, health, jobs_routes, speech, ui, voice_routes
 from web.admission import Admission
 from web.deps import AppState, Services
 from web.errors import install_error_handlers
@@ -57,6 +57,6 @@ def create_app(services: Services) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for module in (speech, catalog, health, voice_routes, ui, jobs_routes, jobs_ui):
+    for module in (speech, catalog, health, voice_routes, ui, jobs_routes):
         app.include_router(module.router)
     return app

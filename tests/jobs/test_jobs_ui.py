@@ -14,10 +14,11 @@ from tests.service.fake_engine import FakeEngine
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed (dev extra)")
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 TIMEOUT_MS = 30_000
+expect.set_options(timeout=TIMEOUT_MS)
 MODEL = "fake-CustomVoice"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")
@@ -56,7 +57,8 @@ def submit(page: Page, text: str, fmt: str = "wav") -> str:
     page.fill("#job-text", text)
     page.select_option("#job-format", fmt)
     page.click("#submit-job")
-    page.wait_for_function("document.getElementById('status').textContent.includes('submitted')")
+    # locator assertions poll without evaluating strings, which the page's CSP (no 'unsafe-eval') forbids
+    expect(page.locator("#status")).to_contain_text("submitted")
     return page.locator("#status").inner_text().split()[1].rstrip(":")
 
 

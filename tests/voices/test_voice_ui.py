@@ -4,6 +4,7 @@ upload a file, see it listed, edit its transcript, preview it with streamed play
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,11 +17,12 @@ from tests.voices.fakes import recording
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed (dev extra)")
 
-from playwright.sync_api import Browser, Locator, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SAMPLES_PER_FRAME = 1920
 TIMEOUT_MS = 30_000
+expect.set_options(timeout=TIMEOUT_MS)
 
 pytestmark = [
     pytest.mark.parametrize("stores", ["sqlite+local"], indirect=True),
@@ -76,7 +78,7 @@ def test_upload_list_edit_preview_delete(page: Page, voice_server: VoiceServer, 
 
     listed.locator("textarea.transcript").fill("Edited words.")
     listed.get_by_role("button", name="Save transcript").click()
-    page.wait_for_function("document.getElementById('status').textContent.includes('saved')")
+    expect(page.locator("#status")).to_contain_text("saved")
     assert httpx.get(api).json()["ref_text"] == "Edited words."
 
     text = "Hello!"
@@ -100,7 +102,7 @@ def test_record_from_the_microphone(page: Page, voice_server: VoiceServer) -> No
     page.wait_for_selector("text=Stop recording")
     page.wait_for_timeout(2500)
     page.click("#record")
-    page.wait_for_function("document.getElementById('recording').textContent.startsWith('Recorded')")
+    expect(page.locator("#recording")).to_have_text(re.compile(r"^Recorded"))
     page.fill("#voice-name", name)
     page.click("#save")
     listed = row(page, name)

@@ -1,7 +1,8 @@
-"""The voice library web page: ``/ui`` (plain HTML) and ``/ui/voices.js`` (vanilla JS, no build step).
+"""The web pages: the voice library at ``/ui``, the jobs view at ``/ui/jobs`` (plain HTML + vanilla JS).
 
-The page talks only to the public API (``/v1/voices``, ``/v1/audio/speech``), with the API key the user types
-(kept in the browser's localStorage) when the server has keys.
+The pages talk only to the public API (``/v1/voices``, ``/v1/audio/speech``, ``/v1/jobs``) with the API key
+the user types (kept in the browser's localStorage) when the server has keys. ``common.js`` holds what both
+share.
 """
 
 from __future__ import annotations
@@ -11,26 +12,40 @@ from importlib import resources
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from common.errors import NotFound
+
 router = APIRouter(include_in_schema=False)
 
 _HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+_CSP = "default-src 'self'; media-src 'self' blob:; style-src 'self' 'unsafe-inline'"
+_SCRIPTS = frozenset({"common.js", "voices.js", "jobs.js"})
 
 
 def _read(name: str) -> str:
     return resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
 
 
+def _page(name: str) -> HTMLResponse:
+    return HTMLResponse(_read(name), headers={**_HEADERS, "Content-Security-Policy": _CSP})
+
+
 @router.get("/ui")
-async def page() -> HTMLResponse:
-    csp = "default-src 'self'; media-src 'self' blob:; style-src 'self' 'unsafe-inline'"
-    return HTMLResponse(_read("index.html"), headers={**_HEADERS, "Content-Security-Policy": csp})
+async def voices_page() -> HTMLResponse:
+    return _page("index.html")
 
 
 @router.get("/ui/")
-async def page_slash() -> RedirectResponse:
+async def voices_page_slash() -> RedirectResponse:
     return RedirectResponse("/ui")
 
 
-@router.get("/ui/voices.js")
-async def script() -> Response:
-    return Response(_read("voices.js"), media_type="text/javascript", headers=_HEADERS)
+@router.get("/ui/jobs")
+async def jobs_page() -> HTMLResponse:
+    return _page("jobs.html")
+
+
+@router.get("/ui/{name}")
+async def script(name: str) -> Response:
+    if name not in _SCRIPTS:
+        raise NotFound(f"no page asset {name!r}")
+    return Response(_read(name), media_type="text/javascript", headers=_HEADERS)

@@ -2,30 +2,9 @@
 // (whole and per chapter), cancel or delete. Polls /v1/jobs while any job is unfinished.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
 const FINISHED = new Set(["succeeded", "failed", "canceled"]);
 const POLL_MS = 1000;
 let pollTimer = null;
-
-function headers(extra = {}) {
-  const key = $("api-key").value.trim();
-  return key ? { ...extra, Authorization: `Bearer ${key}` } : extra;
-}
-
-function setStatus(text, isError = false) {
-  $("status").textContent = text;
-  $("status").classList.toggle("error", isError);
-}
-
-async function api(path, options = {}) {
-  const response = await fetch(path, { ...options, headers: headers(options.headers) });
-  if (!response.ok) {
-    let message = `${response.status} ${response.statusText}`;
-    try { message = (await response.json()).error.message; } catch (_) { /* not JSON */ }
-    throw new Error(message);
-  }
-  return response;
-}
 
 // "# Title" lines start chapters; text before the first one is an untitled chapter.
 function parseChapters(text) {

@@ -3,29 +3,8 @@
 "use strict";
 
 const SAMPLE_RATE = 24000;
-const $ = (id) => document.getElementById(id);
 let recorded = null; // a Blob from the microphone, used when no file is chosen
 let nextCursor = null;
-
-function headers(extra = {}) {
-  const key = $("api-key").value.trim();
-  return key ? { ...extra, Authorization: `Bearer ${key}` } : extra;
-}
-
-function setStatus(text, isError = false) {
-  $("status").textContent = text;
-  $("status").classList.toggle("error", isError);
-}
-
-async function api(path, options = {}) {
-  const response = await fetch(path, { ...options, headers: headers(options.headers) });
-  if (!response.ok) {
-    let message = `${response.status} ${response.statusText}`;
-    try { message = (await response.json()).error.message; } catch (_) { /* not JSON */ }
-    throw new Error(message);
-  }
-  return response;
-}
 
 function cell(row, content) {
   const td = row.insertCell();
