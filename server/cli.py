@@ -128,8 +128,8 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _voices(args: argparse.Namespace, settings: Settings) -> int:
-    from server.composition import build_voice_library, open_stores
     from common.voice_library_io import ProfileError, export_library, import_library
+    from server.composition import build_voice_library, open_stores
 
     library = build_voice_library(settings, *open_stores(settings))
     directory = args.directory.expanduser()

@@ -1,8 +1,8 @@
 """The composition root of the embedded (one-machine) mode: settings → engine host, stores, app, server.
 
-The one module that knows which adapters serve the ports, so it imports every layer; it lives in ``server/``,
-above all of them, and nothing imports it back (import-linter contracts in pyproject.toml). The engine is imported inside the loader, so importing this
-module never imports torch.
+The one module that knows which adapters serve the ports, so it imports every layer; it lives in
+``server/``, above all of them, and nothing imports it back (import-linter contracts in pyproject.toml). The
+engine is imported inside the loader, so importing this module never imports torch.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import redis
 
-from server.composition import build_distributed_services
 from common.settings import Settings, load_settings
+from server.composition import build_distributed_services
 from tests.fixtures.s3_server import MotoServer
 from tests.service.harness import serve
 from web.app import create_app

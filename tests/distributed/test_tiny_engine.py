@@ -13,8 +13,8 @@ import openai
 import pytest
 import redis
 
-from server.composition import build_embedded_services, build_host, engine_loader
 from common.settings import Settings
+from server.composition import build_embedded_services, build_host, engine_loader
 from tests.distributed.harness import distributed_env, serve_distributed, worker_process
 from tests.fixtures.s3_server import MotoServer
 from tests.service.harness import serve

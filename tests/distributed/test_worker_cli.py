@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from server.cli import main as cli_main
 from common.settings import SettingsError, load_settings
+from server.cli import main as cli_main
 from workers.celery_app import celery_config
 from workers.worker_main import parse_models
 

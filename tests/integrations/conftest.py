@@ -16,6 +16,7 @@ import httpx
 import numpy as np
 import pytest
 
+from common.settings import Settings
 from server.composition import (
     DEMO_MODEL_TYPES,
     build_clone_prompts,
@@ -24,7 +25,6 @@ from server.composition import (
     engine_loader,
     open_stores,
 )
-from common.settings import Settings
 from tests.fixtures.availability import REQUIRE_SERVICES_VARIABLE
 from tests.service.harness import serve
 from web.app import create_app

@@ -14,8 +14,8 @@ import numpy as np
 import openai
 import pytest
 
-from server.composition import build_embedded_services, build_host, demo_settings, engine_loader
 from common.settings import Settings
+from server.composition import build_embedded_services, build_host, demo_settings, engine_loader
 from tests.service.audio_probe import decode, probe
 from tests.service.harness import serve
 from web.app import create_app

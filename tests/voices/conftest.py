@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.composition import build_clone_prompts, build_voice_library
 from common.settings import Settings
 from common.voice_library import VoiceLibrary
+from server.composition import build_clone_prompts, build_voice_library
 from tests.fixtures.postgres import migrated_postgres_url, postgres_url  # noqa: F401
 from tests.fixtures.s3_server import MotoServer, moto_server  # noqa: F401
 from tests.service.fake_engine import FakeEngine, fake_request

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import main
-from server.composition import build_voice_library
 from common.voice_library import VoiceLibrary
 from common.voice_library_io import ProfileError, export_library, import_library, profile_id_for
+from server.cli import main
+from server.composition import build_voice_library
 from tests.voices.conftest import Stores, fake_settings
 from tests.voices.fakes import recording
 

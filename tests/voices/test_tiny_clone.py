@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from common.settings import Settings
 from server.composition import (
     build_clone_prompts,
     build_embedded_services,
@@ -18,7 +19,6 @@ from server.composition import (
     demo_settings,
     open_stores,
 )
-from common.settings import Settings
 from tests.service.harness import serve
 from tests.voices.fakes import recording
 from voice_store.blobs import BlobStore

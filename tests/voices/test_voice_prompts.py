@@ -10,8 +10,8 @@ import httpx
 import numpy as np
 import pytest
 
-from server.composition import build_voice_library
 from common.errors import NotFound
+from server.composition import build_voice_library
 from tests.voices.conftest import VoiceServer, fake_settings, unique
 from tests.voices.fakes import CloningFakeEngine, recording, silence_wav
 from voice_store.voices import voice_blob_prefix
