@@ -194,3 +194,15 @@ def weight_bytes_per_frame(engine: TTSEngine) -> int:
         + steps * per_step
         + _measure.linear_bytes(predictor.lm_head)
     )
+
+
+def profile(engine: TTSEngine, text: str, frames: int, rows: int = 15) -> str:
+    """torch.profiler's table of the ops that take the most time in one stream (self time)."""
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if engine.device.type == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as prof:
+        for _ in engine.stream(request(text, frames)):
+            pass
+    key = "self_cuda_time_total" if engine.device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=rows)

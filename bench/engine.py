@@ -102,6 +102,13 @@ def run_ours(args: argparse.Namespace, path: Path, dtype: str, batches: list[int
         "runs": runs,
     }
     bytes_per_frame = _ours.weight_bytes_per_frame(engine)
+    if args.profile:
+        log.info(
+            "profile of one %d-frame stream, %s:\n%s",
+            args.frames,
+            dtype,
+            _ours.profile(engine, TEXT, args.frames),
+        )
     del engine, loaded
     return result, bytes_per_frame
 
@@ -167,6 +174,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--official-python", default="/opt/qref-venv/bin/python")
     parser.add_argument("--official-timeout", type=float, default=3600)
     parser.add_argument("--cache-dir", type=Path, default=ROOT / ".cache" / "bench")
+    parser.add_argument("--profile", action="store_true", help="also print torch.profiler's top ops (ours)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     parser.add_argument("--quick", action="store_true", help="smoke run: 0.6B, 6 frames, batch 1 2")
     args = parser.parse_args()
