@@ -156,6 +156,8 @@ def measure_batch(engine: TTSEngine, text: str, frames: int, batch: int, decode_
         step = torch.zeros(batch, dtype=torch.long, device=device)
         logits, hidden = prefill(talker, embeds, caches.talker)
         code0 = sample(process_talker_logits(logits, seen, step, rules), talker_params, generator)
+        sync()
+        prefill_s = time.perf_counter() - start
         block, samples = [], 0
         for frame in range(frames):
             seen.scatter_(1, code0[:, None], True)
@@ -176,6 +178,7 @@ def measure_batch(engine: TTSEngine, text: str, frames: int, batch: int, decode_
         "batch": batch,
         "frames": frames,
         "total_s": total_s,
+        "prefill_s": prefill_s,
         "peak_rss": rss.peak - rss_before,
         "peak_gpu_bytes": torch.cuda.max_memory_allocated(device) if gpu else None,
         "audio_s": batch * samples / SAMPLE_RATE,
