@@ -173,11 +173,12 @@ def build_distributed_services(settings: Settings) -> Services:
     check_schema_current(engine)  # a clear "run qwen3-tts db upgrade" instead of failing queries
     sessions = create_session_factory(engine)
     blobs = build_blob_store(settings)
+    celery_app = create_celery_app(settings)  # requests and jobs share it; the dispatcher closes it
     return Services(
-        dispatcher=CeleryDispatcher.from_settings(settings),
+        dispatcher=CeleryDispatcher.from_settings(settings, celery_app),
         settings=settings,
         api_keys=StoreApiKeys(sessions),
         saved_voices=StoreSavedVoices(sessions),
         voice_library=build_voice_library(settings, sessions, blobs),
-        jobs=distributed_job_service(settings, create_celery_app(settings), sessions, blobs),
+        jobs=distributed_job_service(settings, celery_app, sessions, blobs),
     )

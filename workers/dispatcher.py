@@ -58,11 +58,12 @@ class CeleryDispatcher:
         self._refresher: asyncio.Task[None] | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> CeleryDispatcher:
+    def from_settings(cls, settings: Settings, app: Celery | None = None) -> CeleryDispatcher:
+        """``app``: the process's Celery app when other senders share it (``close`` closes it)."""
         import redis.asyncio
 
         client = redis.asyncio.Redis.from_url(settings.redis_url, socket_connect_timeout=5)
-        return cls(create_celery_app(settings), client, settings)
+        return cls(app or create_celery_app(settings), client, settings)
 
     async def start(self) -> None:
         await self._refresh()
