@@ -11,7 +11,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from common.jobs.segmentation import Chapter
 from voice_store.models.jobs import Job
-from web.schemas import ResponseFormat, SpeechRequest, VoiceObject
+from web.schemas import (
+    Language,
+    RepetitionPenalty,
+    ResponseFormat,
+    Seed,
+    SpeechRequest,
+    Temperature,
+    TopK,
+    TopP,
+    VoiceObject,
+)
 
 MAX_METADATA_BYTES = 16 * 1024
 
@@ -37,12 +47,12 @@ class JobRequest(BaseModel):
         default="mp3", description="m4b: one audiobook file with chapter marks (chapters alone as m4a)"
     )
     speed: float = Field(default=1.0, ge=0.25, le=4.0)
-    language: str | None = Field(default=None, max_length=40)
-    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
-    temperature: float | None = Field(default=None, gt=0.0, le=5.0)
-    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
-    top_k: int | None = Field(default=None, ge=1, le=100_000)
-    repetition_penalty: float | None = Field(default=None, gt=0.0, le=10.0)
+    language: Language = None
+    seed: Seed = None
+    temperature: Temperature = None
+    top_p: TopP = None
+    top_k: TopK = None
+    repetition_penalty: RepetitionPenalty = None
     callback_url: str | None = Field(default=None, max_length=2048)
     metadata: dict[str, Any] | None = None
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ResponseFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
+
+# The generation extensions that /v1/audio/speech and /v1/jobs both take, bounded in one place
+Language = Annotated[str | None, Field(max_length=40)]
+Seed = Annotated[int | None, Field(ge=0, le=2**63 - 1)]
+Temperature = Annotated[float | None, Field(gt=0.0, le=5.0)]
+TopP = Annotated[float | None, Field(gt=0.0, le=1.0)]
+TopK = Annotated[int | None, Field(ge=1, le=100_000)]
+RepetitionPenalty = Annotated[float | None, Field(gt=0.0, le=10.0)]
 
 
 class VoiceObject(BaseModel):
@@ -33,12 +41,12 @@ class SpeechRequest(BaseModel):
     stream: bool | None = Field(default=None, description="extension: stream audio as it is generated")
     stream_format: Literal["audio", "sse"] | None = None
     # extensions
-    language: str | None = Field(default=None, max_length=40)
-    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
-    temperature: float | None = Field(default=None, gt=0.0, le=5.0)
-    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
-    top_k: int | None = Field(default=None, ge=1, le=100_000)
-    repetition_penalty: float | None = Field(default=None, gt=0.0, le=10.0)
+    language: Language = None
+    seed: Seed = None
+    temperature: Temperature = None
+    top_p: TopP = None
+    top_k: TopK = None
+    repetition_penalty: RepetitionPenalty = None
     # extension: a one-off voice clone from inline reference audio (wav, flac, mp3, ogg, m4a, webm)
     ref_audio: str | None = Field(default=None, description="base64 reference audio (a data: URL works)")
     ref_text: str | None = Field(default=None, max_length=2000, description="transcript of ref_audio")
