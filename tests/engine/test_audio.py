@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from qwen_tts.audio import mel_filterbank, mel_spectrogram, resample, to_mono_float32
+from tests.engine.reference_venv import PARITY_TOOLS, reference_python
 
-TOOLS = Path(__file__).resolve().parents[2] / "tools" / "parity"
 RATES = (16000, 22050, 44100, 48000, 8000)
 
 _REFERENCE_SCRIPT = textwrap.dedent(
@@ -40,16 +38,6 @@ _REFERENCE_SCRIPT = textwrap.dedent(
 )
 
 
-def _reference_python() -> Path:
-    venv = Path(os.environ.get("QREF_VENV", "/opt/qref-venv"))
-    python = venv / "bin" / "python"
-    if not python.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"reference virtualenv missing at {venv} (tools/parity/setup_venv.sh creates it)")
-        pytest.skip(f"reference virtualenv missing at {venv}")
-    return python
-
-
 def _waves() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
     waves = {}
@@ -66,12 +54,19 @@ def _waves() -> dict[str, np.ndarray]:
 def reference(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    python = _reference_python()
+    python = reference_python()
     folder = tmp_path_factory.mktemp("audio_reference")
     waves = _waves()
     np.savez(folder / "in.npz", **waves)
     subprocess.run(
-        [str(python), "-c", _REFERENCE_SCRIPT, str(folder / "in.npz"), str(folder / "out.npz"), str(TOOLS)],
+        [
+            str(python),
+            "-c",
+            _REFERENCE_SCRIPT,
+            str(folder / "in.npz"),
+            str(folder / "out.npz"),
+            str(PARITY_TOOLS),
+        ],
         check=True,
         cwd=folder,  # not the repository root, whose qwen_tts would shadow the official package
         timeout=240,

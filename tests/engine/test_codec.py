@@ -7,7 +7,6 @@ exactly the real names and layout; our ``SpeechTokenizer.from_dir`` loads that d
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import textwrap
@@ -21,8 +20,8 @@ from safetensors.torch import load_file, save_file
 from qwen_tts.codec import SpeechTokenizer
 from qwen_tts.codec.weights import to_our_names
 from qwen_tts.errors import CheckpointError
+from tests.engine.reference_venv import PARITY_TOOLS, reference_python
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 NUM_FRAMES = 90  # > the 72-frame attention window, <= 300 where the official decode is exact
 
 # Runs in the reference venv, with the shared tiny-checkpoint init rules (qwen_tts/tiny_weights.py): random
@@ -53,19 +52,10 @@ _REFERENCE_SCRIPT = textwrap.dedent(
 )
 
 
-def _reference_python() -> Path:
-    venv = Path(os.environ.get("QREF_VENV", "/opt/qref-venv"))
-    if not (venv / "bin" / "python").exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"reference virtualenv missing at {venv} (tools/parity/setup_venv.sh creates it)")
-        pytest.skip(f"reference virtualenv missing at {venv}")
-    return venv / "bin" / "python"
-
-
 @pytest.fixture(scope="module")
 def official(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, np.ndarray], dict]:
     """(checkpoint directory, inputs, official outputs)."""
-    python = _reference_python()
+    python = reference_python()
     folder = tmp_path_factory.mktemp("codec_reference")
     rng = np.random.default_rng(0)
     t = np.arange(int(24000 * 1.37)) / 24000
@@ -75,7 +65,7 @@ def official(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     }
     np.savez(folder / "in.npz", **inputs)
     subprocess.run(
-        [str(python), "-c", _REFERENCE_SCRIPT, str(REPO_ROOT / "tools" / "parity"), str(folder)],
+        [str(python), "-c", _REFERENCE_SCRIPT, str(PARITY_TOOLS), str(folder)],
         check=True,
         cwd=folder,  # not the repository root, whose qwen_tts would shadow the official package
         timeout=300,

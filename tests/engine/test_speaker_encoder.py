@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import textwrap
 from pathlib import Path
@@ -15,8 +14,8 @@ from safetensors.torch import load_file
 
 from qwen_tts.config import SpeakerEncoderConfig
 from qwen_tts.speaker_encoder import SpeakerEncoder
+from tests.engine.reference_venv import PARITY_TOOLS, reference_python
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY = {
     "mel_dim": 128,
     "enc_dim": 24,
@@ -60,18 +59,9 @@ _REFERENCE_SCRIPT = textwrap.dedent(
 )
 
 
-def _reference_python() -> Path:
-    venv = Path(os.environ.get("QREF_VENV", "/opt/qref-venv"))
-    if not (venv / "bin" / "python").exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"reference virtualenv missing at {venv} (tools/parity/setup_venv.sh creates it)")
-        pytest.skip(f"reference virtualenv missing at {venv}")
-    return venv / "bin" / "python"
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, np.ndarray], dict]:
-    python = _reference_python()
+    python = reference_python()
     folder = tmp_path_factory.mktemp("speaker_reference")
     (folder / "config.json").write_text(json.dumps(TINY))
     rng = np.random.default_rng(0)
@@ -82,7 +72,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     }
     np.savez(folder / "in.npz", **waves)
     subprocess.run(
-        [str(python), "-c", _REFERENCE_SCRIPT, str(REPO_ROOT / "tools" / "parity"), str(folder)],
+        [str(python), "-c", _REFERENCE_SCRIPT, str(PARITY_TOOLS), str(folder)],
         check=True,
         cwd=folder,  # not the repository root, whose qwen_tts would shadow the official package
         timeout=240,

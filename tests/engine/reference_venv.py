@@ -1,0 +1,22 @@
+"""The official package's virtualenv (tools/parity/setup_venv.sh), for tests that compare against it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PARITY_TOOLS = Path(__file__).resolve().parents[2] / "tools" / "parity"
+"""On a reference script's ``sys.path``: its ``reference`` module imports the official package."""
+
+
+def reference_python() -> Path:
+    """The reference interpreter; a test needing it is skipped where it is missing (fails on CI)."""
+    venv = Path(os.environ.get("QREF_VENV", "/opt/qref-venv"))
+    python = venv / "bin" / "python"
+    if not python.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"reference virtualenv missing at {venv} (tools/parity/setup_venv.sh creates it)")
+        pytest.skip(f"reference virtualenv missing at {venv}")
+    return python
