@@ -110,6 +110,28 @@ class JoinPolicy:
     fade_ms: float = 10.0
 
 
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    """How a job runs on an engine, wherever it runs (the host thread, a Celery task, a job segment)."""
+
+    make_request: RequestFactory
+    clone_prompts: ClonePromptProvider
+    max_frames_per_piece: int
+    join: JoinPolicy
+
+    def audio(self, engine: Engine, job: SynthesisJob, *, max_frames: int | None = None) -> Iterator[bytes]:
+        """``job_audio`` of ``job``, its saved voice's clone prompt resolved first (a missing one raises)."""
+        voice_clone = self.clone_prompts(engine, job.voice_id) if job.voice_id else None
+        return job_audio(
+            engine,
+            job,
+            voice_clone=voice_clone,
+            make_request=self.make_request,
+            max_frames_per_piece=max_frames or self.max_frames_per_piece,
+            join=self.join,
+        )
+
+
 @dataclass(slots=True)
 class _Active:
     job: SynthesisJob
@@ -132,10 +154,7 @@ class EngineHost:
         self._loader = loader
         self._model_names = tuple(model_names)
         self._preload = tuple(preload)
-        self._make_request = make_request
-        self._clone_prompts = clone_prompts
-        self._max_frames = max_frames_per_piece
-        self._join = join
+        self._options = JobOptions(make_request, clone_prompts, max_frames_per_piece, join)
         self._engines: dict[str, Engine] = {}
         self._infos: dict[str, ModelInfo] = {}
         self._pending: deque[_Active] = deque()
@@ -238,7 +257,7 @@ class EngineHost:
             return
         try:
             if entry.audio is None:
-                entry.audio = self._job_audio(entry.job)
+                entry.audio = self._options.audio(self._engine(entry.job.model), entry.job)
             pcm = next(entry.audio)
         except StopIteration:
             self._finish(entry, None)
@@ -264,18 +283,6 @@ class EngineHost:
             self._engines[name] = engine
             self._infos[name] = model_info(name, engine)
         return engine
-
-    def _job_audio(self, job: SynthesisJob) -> Iterator[bytes]:
-        engine = self._engine(job.model)
-        voice_clone = self._clone_prompts(engine, job.voice_id) if job.voice_id else None
-        return job_audio(
-            engine,
-            job,
-            voice_clone=voice_clone,
-            make_request=self._make_request,
-            max_frames_per_piece=self._max_frames,
-            join=self._join,
-        )
 
 
 def service_error(error: Exception, request_id: str) -> ServiceError:

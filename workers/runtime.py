@@ -12,7 +12,6 @@ import os
 import socket
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -21,28 +20,13 @@ from redis.exceptions import RedisError
 from common.errors import SynthesisFailed
 from common.redis_stream import RedisChunkWriter, StreamKeys, StreamLimits
 from workers.contracts import CanaryPayload, CanaryReply, SynthesisJob, WorkerStatus, worker_key
-from workers.engine_host import (
-    ClonePromptProvider,
-    Engine,
-    JoinPolicy,
-    RequestFactory,
-    job_audio,
-    service_error,
-)
+from workers.engine_host import Engine, JobOptions, service_error
 from workers.residency import ModelResidency
 
 log = logging.getLogger(__name__)
 
 WARMUP_TEXT = "Hello."
 WARMUP_FRAMES = 8
-
-
-@dataclass(frozen=True, slots=True)
-class JobOptions:
-    make_request: RequestFactory
-    clone_prompts: ClonePromptProvider
-    max_frames_per_piece: int
-    join: JoinPolicy
 
 
 class WorkerRuntime:
@@ -97,7 +81,7 @@ class WorkerRuntime:
         try:
             with writer.heartbeat():
                 engine = self._residency.get(job.model)
-                audio = self._audio(engine, job)
+                audio = self._jobs.audio(engine, job)
                 for pcm in audio:
                     writer.put(pcm)
                     if writer.is_cancelled:
@@ -122,18 +106,6 @@ class WorkerRuntime:
         pipe.execute()
 
     # -- internals -----------------------------------------------------------------------------------------
-    def _audio(self, engine: Engine, job: SynthesisJob, *, max_frames: int | None = None) -> Any:
-        jobs = self._jobs
-        voice_clone = jobs.clone_prompts(engine, job.voice_id) if job.voice_id else None
-        return job_audio(
-            engine,
-            job,
-            voice_clone=voice_clone,
-            make_request=jobs.make_request,
-            max_frames_per_piece=max_frames or jobs.max_frames_per_piece,
-            join=jobs.join,
-        )
-
     def _warm(self, name: str, engine: Engine) -> None:
         """One short synthesis, so the first request pays no lazy set-up (caches, kernels, graphs)."""
         info = self._residency.info(name)
@@ -146,7 +118,7 @@ class WorkerRuntime:
             speaker=info.speakers[0] if info.model_type == "custom_voice" and info.speakers else None,
             instruct="A calm, clear voice." if info.model_type == "voice_design" else None,
         )
-        for _ in self._audio(engine, job, max_frames=WARMUP_FRAMES):
+        for _ in self._jobs.audio(engine, job, max_frames=WARMUP_FRAMES):
             pass
 
     def status(self) -> WorkerStatus:

@@ -25,10 +25,10 @@ from common.settings import Settings, SettingsError, load_settings
 from common.stores import build_blob_store, build_sessions
 from workers.celery_app import CONTROL_QUEUE, create_celery_app
 from workers.contracts import model_queue
-from workers.engine_host import Engine, JoinPolicy, RequestFactory
+from workers.engine_host import Engine, JobOptions, JoinPolicy, RequestFactory
 from workers.job_tasks import JobWorker, register_job_tasks
 from workers.residency import ModelResidency
-from workers.runtime import JobOptions, WorkerRuntime
+from workers.runtime import WorkerRuntime
 from workers.tasks import JobWorkerSlot, RuntimeSlot, register_tasks
 from workers.voice_prompts import ClonePromptCache, ModelKeys
 
@@ -114,13 +114,7 @@ def build_child(
         jobs=options,
         hostname=hostname,
     )
-    synthesize = engine_synthesizer(
-        residency.get,
-        make_request=options.make_request,
-        clone_prompts=prompts,
-        max_frames_per_piece=options.max_frames_per_piece,
-        join=options.join,
-    )
+    synthesize = engine_synthesizer(residency.get, options)
     return runtime, job_worker(settings, app, sessions, blobs, synthesize)
 
 

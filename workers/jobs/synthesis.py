@@ -3,18 +3,17 @@
 - ``HostSynthesizer``: through the embedded ``EngineHost`` worker thread (the thread that serves live speech
   requests too, round-robin, so a book never starves a live request).
 - ``engine_synthesizer``: straight on a resident engine (a Celery worker process), via the one
-  ``job_audio`` implementation.
+  ``JobOptions.audio`` implementation.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from common.contracts import SynthesisJob
 from common.errors import ServiceError, SynthesisFailed
-from workers.engine_host import ClonePromptProvider, Engine, EngineHost, JoinPolicy, RequestFactory, job_audio
+from workers.engine_host import Engine, EngineHost, JobOptions
 
 
 class _CollectingSink:
@@ -56,23 +55,9 @@ class HostSynthesizer:
 
 
 def engine_synthesizer(
-    engine_of: Callable[[str], Engine],
-    *,
-    make_request: RequestFactory,
-    clone_prompts: ClonePromptProvider,
-    max_frames_per_piece: int,
-    join: JoinPolicy,
+    engine_of: Callable[[str], Engine], options: JobOptions
 ) -> Callable[[SynthesisJob], Iterator[bytes]]:
     def synthesize(job: SynthesisJob) -> Iterator[bytes]:
-        engine = engine_of(job.model)
-        voice_clone: Any = clone_prompts(engine, job.voice_id) if job.voice_id else None
-        return job_audio(
-            engine,
-            job,
-            voice_clone=voice_clone,
-            make_request=make_request,
-            max_frames_per_piece=max_frames_per_piece,
-            join=join,
-        )
+        return options.audio(engine_of(job.model), job)
 
     return synthesize
