@@ -1,7 +1,7 @@
 """The app factory: ``create_app(services)`` wires routes, error handling, middleware and app state.
 
-No module-level app and no globals: the composition root (``server.cli``) builds the services (embedded or
-distributed adapters) and tests build their own.
+No module-level app and no globals: the composition root (``server.composition``) builds the services
+(embedded or distributed adapters) and tests build their own.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from web.voices import NoSavedVoices, SavedVoices, VoiceCatalog
 
 @dataclass(slots=True)
 class Services:
-    """The adapters the composition root (``server.cli``) picks for this app."""
+    """The adapters the composition root (``server.composition``) picks for this app."""
 
     dispatcher: Dispatcher
     settings: Settings
