@@ -18,6 +18,7 @@ import pytest
 import redis
 
 from tests.distributed.harness import distributed_env, serve_distributed, worker_process
+from tests.fixtures.redis_keys import isolated_prefix
 from tests.fixtures.s3_server import MotoServer
 from tests.service.fake_engine import FakeEngine
 from tests.service.harness import serve_fakes
@@ -30,12 +31,8 @@ LONG = "This input would take many seconds to speak in full. " * 5  # 136 chunks
 
 @pytest.fixture(scope="module")
 def cluster_prefix(redis_url: str) -> Iterator[str]:
-    prefix = f"test-{secrets.token_hex(6)}:"  # the namespace and ":"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    if keys := list(client.scan_iter(match=f"{prefix}*", count=500)):
-        client.delete(*keys)
-    client.close()
+    with isolated_prefix(redis_url, stem="test-") as prefix:  # the cluster's namespace and ":"
+        yield prefix
 
 
 @pytest.fixture(scope="module")

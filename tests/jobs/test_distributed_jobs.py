@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import redis
 from standardwebhooks import Webhook
 
 from tests.distributed.harness import distributed_env, serve_distributed, wait_for_worker, worker_process
+from tests.fixtures.redis_keys import isolated_prefix
 from tests.fixtures.s3_server import MotoServer
 from tests.jobs.client import BOOK, wait_for_job
 from tests.jobs.cluster import JOB_ENV, MODEL, running_segment, segments
@@ -25,12 +25,8 @@ from tests.jobs.receiver import Receiver, run_receiver
 
 @pytest.fixture(scope="module")
 def cluster_prefix(redis_url: str) -> Iterator[str]:
-    prefix = f"jobs-{secrets.token_hex(6)}:"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    if keys := list(client.scan_iter(match=f"{prefix}*", count=500)):
-        client.delete(*keys)
-    client.close()
+    with isolated_prefix(redis_url, stem="jobs-") as prefix:  # the cluster's namespace and ":"
+        yield prefix
 
 
 @pytest.fixture(scope="module")
