@@ -20,8 +20,9 @@ from voice_store.blobs import BlobStore
 from web.deps import Services
 from web.store_adapters import StoreApiKeys, StoreSavedVoices
 from workers.embedded import InProcessDispatcher
-from workers.engine_host import ClonePromptProvider, EngineHost, JoinPolicy, no_saved_voices
+from workers.engine_host import EngineHost
 from workers.engine_loading import engine_loader
+from workers.engine_port import ClonePromptProvider, JoinPolicy, no_saved_voices
 from workers.jobs.wiring import embedded_job_service
 from workers.voice_prompts import ClonePromptCache, ModelKeys
 

@@ -10,7 +10,7 @@ import inspect
 from typing import Any
 
 from common.settings import Settings, SettingsError
-from workers.engine_host import Engine
+from workers.engine_port import Engine
 
 # config.yaml key → TTSEngine option it is passed as
 _ENGINE_OPTIONS = {

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from common.contracts import ModelInfo
-from workers.engine_host import Engine, model_info
+from workers.engine_port import Engine, model_info
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from common.errors import SynthesisFailed
 from common.redis_stream import RedisChunkWriter, StreamKeys, StreamLimits
 from workers.contracts import CanaryPayload, CanaryReply, SynthesisJob, WorkerStatus, worker_key
-from workers.engine_host import Engine, JobOptions, service_error
+from workers.engine_port import Engine, JobOptions, service_error
 from workers.residency import ModelResidency
 
 log = logging.getLogger(__name__)

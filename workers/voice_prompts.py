@@ -46,7 +46,7 @@ from voice_store import voices
 from voice_store.blobs import BlobStore
 from voice_store.db import session_scope
 from voice_store.errors import BlobNotFound, InvalidBlobKey, VoiceNotFound, VoiceVersionStale
-from workers.engine_host import Engine
+from workers.engine_port import Engine
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from common.settings import Settings, SettingsError, load_settings
 from common.stores import build_blob_store, build_sessions
 from workers.celery_app import CONTROL_QUEUE, create_celery_app
 from workers.contracts import model_queue
-from workers.engine_host import Engine, JobOptions, JoinPolicy, RequestFactory
+from workers.engine_port import Engine, JobOptions, JoinPolicy, RequestFactory, qwen_request
 from workers.job_tasks import JobWorker, register_job_tasks
 from workers.residency import ModelResidency
 from workers.runtime import WorkerRuntime
@@ -89,7 +89,6 @@ def build_child(
     """What one worker child holds: stores, resident models, saved voices' clone prompts, job context."""
     import redis
 
-    from workers.engine_host import qwen_request
     from workers.jobs.synthesis import engine_synthesizer
     from workers.jobs.wiring import job_worker
 

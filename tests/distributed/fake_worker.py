@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from common.settings import Settings, load_settings
 from tests.service.fake_engine import FakeEngine, fake_request
-from workers.engine_host import Engine
+from workers.engine_port import Engine
 from workers.worker_main import default_loader, run_worker
 
 

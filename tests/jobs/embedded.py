@@ -18,7 +18,8 @@ from voice_store.db import create_db_engine, create_session_factory, sqlite_url,
 from web.app import create_app
 from web.deps import Services
 from workers.embedded import InProcessDispatcher
-from workers.engine_host import EngineHost, JoinPolicy
+from workers.engine_host import EngineHost
+from workers.engine_port import JoinPolicy
 from workers.jobs.wiring import embedded_job_service
 
 TEST_JOBS = {

@@ -16,7 +16,8 @@ from tests.service.fake_engine import FakeEngine, fake_request
 from web.app import create_app
 from web.deps import Services
 from workers.embedded import InProcessDispatcher
-from workers.engine_host import EngineHost, JoinPolicy
+from workers.engine_host import EngineHost
+from workers.engine_port import JoinPolicy
 
 
 def fake_settings(engines: Mapping[str, FakeEngine], **overrides: Any) -> Settings:

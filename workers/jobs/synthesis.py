@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 
 from common.contracts import SynthesisJob
 from common.errors import ServiceError, SynthesisFailed
-from workers.engine_host import Engine, EngineHost, JobOptions
+from workers.engine_host import EngineHost
+from workers.engine_port import Engine, JobOptions
 
 
 class _CollectingSink:
