@@ -55,11 +55,6 @@ class RedisChunkStream:
         self._started_by = time.monotonic() + limits.start_timeout_s
         self._ended = False
 
-    @property
-    def num_read(self) -> int:
-        """Audio entries handed to the consumer so far."""
-        return self._num_read
-
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self
 

@@ -51,9 +51,6 @@ class Admission:
         self._per_key[key.id] += 1
         return Ticket(self, key.id)
 
-    def active_for(self, key_id: str) -> int:
-        return self._per_key[key_id]
-
     def _release(self, key_id: str | None) -> None:
         if key_id is not None:
             self._per_key[key_id] -= 1
