@@ -58,7 +58,7 @@ class NoSavedVoices:
 
 def load_aliases() -> dict[str, str]:
     data = json.loads(resources.files("web").joinpath("voice_aliases.json").read_text(encoding="utf-8"))
-    return {name.lower(): speaker for name, speaker in data["aliases"].items()}
+    return dict(data["aliases"])  # VoiceCatalog matches names in any case
 
 
 class VoiceCatalog:
