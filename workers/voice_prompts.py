@@ -51,6 +51,7 @@ from workers.engine_port import Engine
 log = logging.getLogger(__name__)
 
 PROMPT_FORMAT = 1
+INLINE_VERSION = 0  # one-off references never change
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,18 +152,20 @@ class ClonePromptCache:
         self.stats = {"memory": 0, "blob": 0, "computed": 0}
 
     def __call__(self, engine: Engine, voice_id: str) -> Any:
+        model_key = self._model_key(engine)
+        # a one-off reference's id names its content: a memory hit needs no lookup
+        inline_key = (voice_id, INLINE_VERSION, model_key)
+        if voice_id.startswith(INLINE_VOICE_PREFIX) and (prompt := self._recall(inline_key)) is not None:
+            return prompt
         source = self._source(voice_id)
-        key = (source.voice_id, source.version, self._model_key(engine))
-        with self._lock:
-            if (prompt := self._lru.get(key)) is not None:
-                self._lru.move_to_end(key)
-                self.stats["memory"] += 1
-                return prompt
-        prompt = self._stored(source, key[2])
+        key = (source.voice_id, source.version, model_key)
+        if (prompt := self._recall(key)) is not None:
+            return prompt
+        prompt = self._stored(source, model_key)
         if prompt is not None:
             self.stats["blob"] += 1
         else:
-            prompt = self._compute(engine, source, key[2])
+            prompt = self._compute(engine, source, model_key)
             self.stats["computed"] += 1
         self._remember(key, prompt)
         return prompt
@@ -202,7 +205,7 @@ class ClonePromptCache:
             raise NotFound(f"reference {voice_id!r} not found", param="voice", code="voice_not_found") from e
         return VoiceSource(
             voice_id=voice_id,
-            version=0,
+            version=INLINE_VERSION,
             audio_blob_key=f"{prefix}reference.wav",
             ref_text=meta["ref_text"],
             x_vector_only=bool(meta["x_vector_only"]) or not meta["ref_text"],
@@ -259,6 +262,13 @@ class ClonePromptCache:
         except (VoiceVersionStale, VoiceNotFound):  # changed meanwhile: serve this request, keep nothing
             self._blobs.delete(blob_key)
         return prompt
+
+    def _recall(self, key: tuple[str, int, str]) -> Any | None:
+        with self._lock:
+            if (prompt := self._lru.get(key)) is not None:
+                self._lru.move_to_end(key)
+                self.stats["memory"] += 1
+            return prompt
 
     def _remember(self, key: tuple[str, int, str], prompt: Any) -> None:
         with self._lock:

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import base64
 import secrets
+from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 
+from common.audio_ingest import ingest_audio
 from common.errors import NotFound
+from common.voice_references import store_reference
 from server.composition import build_voice_library
 from tests.voices.conftest import VoiceServer, fake_settings, unique
 from tests.voices.fakes import CloningFakeEngine, recording, silence_wav
+from voice_store.blobs import BlobStore
 from voice_store.voices import voice_blob_prefix
 from workers.voice_prompts import ClonePromptCache, ModelKeys, prompt_from_bytes, prompt_to_bytes
 
@@ -178,6 +182,36 @@ def test_a_one_off_clone_with_inline_audio_reuses_its_prompt(voice_server: Voice
     assert len(added) == 3 and added[0] == "meta.json" and added[2] == "reference.wav"
     assert added[1].startswith("prompt-fake-Base-") and added[1].endswith(".npz")
     assert httpx.get(f"{voice_server.url}/v1/voices", params={"limit": 100}, timeout=TIMEOUT).json() == listed
+
+
+class CountingBlobs:
+    """The store under test, counting reads."""
+
+    def __init__(self, inner: BlobStore) -> None:
+        self.inner, self.reads = inner, 0
+
+    def get(self, key: str) -> bytes:
+        self.reads += 1
+        return self.inner.get(key)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_one_off_prompt_in_memory_is_served_without_reading_the_store(voice_server: VoiceServer) -> None:
+    blobs = CountingBlobs(voice_server.stores.blobs)
+    audio = ingest_audio(recording(1.5, frequency=secrets.randbelow(500) + 200))
+    voice_id = store_reference(blobs, audio, ref_text="One-off words.")  # type: ignore[arg-type]
+    cache = ClonePromptCache(
+        sessions=voice_server.stores.sessions,
+        blobs=blobs,  # type: ignore[arg-type]
+        model_key=lambda engine: "fake-Base",
+    )
+    engine = CloningFakeEngine("base")
+    first = cache(engine, voice_id)
+    reads = blobs.reads
+    assert cache(engine, voice_id) is first
+    assert blobs.reads == reads and cache.stats == {"memory": 1, "blob": 0, "computed": 1}
 
 
 @pytest.mark.parametrize(
