@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,3 +21,10 @@ def reference_python() -> Path:
             pytest.fail(f"reference virtualenv missing at {venv} (tools/parity/setup_venv.sh creates it)")
         pytest.skip(f"reference virtualenv missing at {venv}")
     return python
+
+
+def run_reference(script: str, *args: str | Path, cwd: Path, timeout_s: float) -> None:
+    """Run ``script`` with ``args`` on the reference interpreter, in ``cwd`` (never the repository root, whose
+    ``qwen_tts`` would shadow the official package)."""
+    command = [str(reference_python()), "-c", script, *map(str, args)]
+    subprocess.run(command, check=True, cwd=cwd, timeout=timeout_s)

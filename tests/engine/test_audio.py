@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import textwrap
 
 import numpy as np
@@ -10,7 +9,7 @@ import pytest
 import torch
 
 from qwen_tts.audio import mel_filterbank, mel_spectrogram, resample, to_mono_float32
-from tests.engine.reference_venv import PARITY_TOOLS, reference_python
+from tests.engine.reference_venv import PARITY_TOOLS, run_reference
 
 RATES = (16000, 22050, 44100, 48000, 8000)
 
@@ -54,22 +53,11 @@ def _waves() -> dict[str, np.ndarray]:
 def reference(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    python = reference_python()
     folder = tmp_path_factory.mktemp("audio_reference")
     waves = _waves()
     np.savez(folder / "in.npz", **waves)
-    subprocess.run(
-        [
-            str(python),
-            "-c",
-            _REFERENCE_SCRIPT,
-            str(folder / "in.npz"),
-            str(folder / "out.npz"),
-            str(PARITY_TOOLS),
-        ],
-        check=True,
-        cwd=folder,  # not the repository root, whose qwen_tts would shadow the official package
-        timeout=240,
+    run_reference(
+        _REFERENCE_SCRIPT, folder / "in.npz", folder / "out.npz", PARITY_TOOLS, cwd=folder, timeout_s=240
     )
     with np.load(folder / "out.npz") as out:
         return waves, {key: out[key] for key in out.files}

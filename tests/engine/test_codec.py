@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import textwrap
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from qwen_tts.codec import SpeechTokenizer
 from qwen_tts.codec.weights import to_our_names
 from qwen_tts.errors import CheckpointError
-from tests.engine.reference_venv import PARITY_TOOLS, reference_python
+from tests.engine.reference_venv import PARITY_TOOLS, run_reference
 
 NUM_FRAMES = 90  # > the 72-frame attention window, <= 300 where the official decode is exact
 
@@ -55,7 +54,6 @@ _REFERENCE_SCRIPT = textwrap.dedent(
 @pytest.fixture(scope="module")
 def official(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, np.ndarray], dict]:
     """(checkpoint directory, inputs, official outputs)."""
-    python = reference_python()
     folder = tmp_path_factory.mktemp("codec_reference")
     rng = np.random.default_rng(0)
     t = np.arange(int(24000 * 1.37)) / 24000
@@ -64,12 +62,7 @@ def official(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
         "wave": (0.4 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(t.size)).astype(np.float32),
     }
     np.savez(folder / "in.npz", **inputs)
-    subprocess.run(
-        [str(python), "-c", _REFERENCE_SCRIPT, str(PARITY_TOOLS), str(folder)],
-        check=True,
-        cwd=folder,  # not the repository root, whose qwen_tts would shadow the official package
-        timeout=300,
-    )
+    run_reference(_REFERENCE_SCRIPT, PARITY_TOOLS, folder, cwd=folder, timeout_s=300)
     with np.load(folder / "out.npz") as out:
         return folder, inputs, {key: out[key] for key in out.files}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import textwrap
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from safetensors.torch import load_file
 
 from qwen_tts.config import SpeakerEncoderConfig
 from qwen_tts.speaker_encoder import SpeakerEncoder
-from tests.engine.reference_venv import PARITY_TOOLS, reference_python
+from tests.engine.reference_venv import PARITY_TOOLS, run_reference
 
 TINY = {
     "mel_dim": 128,
@@ -61,7 +60,6 @@ _REFERENCE_SCRIPT = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, np.ndarray], dict]:
-    python = reference_python()
     folder = tmp_path_factory.mktemp("speaker_reference")
     (folder / "config.json").write_text(json.dumps(TINY))
     rng = np.random.default_rng(0)
@@ -71,12 +69,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
         "chirp": (0.5 * np.sin(2 * np.pi * (200 + 900 * t) * t)).astype(np.float32),
     }
     np.savez(folder / "in.npz", **waves)
-    subprocess.run(
-        [str(python), "-c", _REFERENCE_SCRIPT, str(PARITY_TOOLS), str(folder)],
-        check=True,
-        cwd=folder,  # not the repository root, whose qwen_tts would shadow the official package
-        timeout=240,
-    )
+    run_reference(_REFERENCE_SCRIPT, PARITY_TOOLS, folder, cwd=folder, timeout_s=240)
     with np.load(folder / "out.npz") as out:
         return folder, waves, {key: out[key] for key in out.files}
 
