@@ -1,4 +1,5 @@
-"""The composition root of the embedded (one-machine) mode: settings → engine host, stores, app, server.
+"""The composition root: settings → the adapters behind the web ports, the app and the server, per run mode
+(embedded: engine host thread, SQLite, local blobs; distributed: Celery dispatcher, Postgres, S3).
 
 The one module that knows which adapters serve the ports, so it imports every layer; it lives in
 ``server/``, above all of them, and nothing imports it back (import-linter contracts in pyproject.toml). The
