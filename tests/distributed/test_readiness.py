@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from collections.abc import Iterator
 
@@ -13,6 +12,7 @@ import redis
 from common.contracts import ModelInfo, SynthesisJob
 from common.errors import Unavailable
 from common.settings import Settings, load_settings
+from tests.fixtures.redis_keys import isolated_namespace
 from workers.contracts import WorkerStatus, worker_key
 from workers.dispatcher import CeleryDispatcher
 
@@ -21,21 +21,17 @@ MODEL = ModelInfo(name="fake-CustomVoice", model_type="custom_voice", speakers=(
 
 @pytest.fixture
 def settings(redis_url: str) -> Iterator[Settings]:
-    namespace = f"test-{secrets.token_hex(6)}"
-    yield load_settings(
-        env={
-            "QWEN_TTS_REDIS_URL": redis_url,
-            "QWEN_TTS_MODELS": '{"fake-CustomVoice": "/nonexistent"}',
-            "QWEN_TTS_DEFAULT_MODEL": "fake-CustomVoice",
-            "QWEN_TTS_DISTRIBUTED__KEY_NAMESPACE": namespace,
-            "QWEN_TTS_DISTRIBUTED__CANARY_TIMEOUT_S": "0.5",
-            "QWEN_TTS_DISTRIBUTED__READINESS_CACHE_S": "0",
-        }
-    )
-    client = redis.Redis.from_url(redis_url)
-    if keys := list(client.scan_iter(match=f"{namespace}:*", count=500)):
-        client.delete(*keys)
-    client.close()
+    with isolated_namespace(redis_url) as namespace:
+        yield load_settings(
+            env={
+                "QWEN_TTS_REDIS_URL": redis_url,
+                "QWEN_TTS_MODELS": '{"fake-CustomVoice": "/nonexistent"}',
+                "QWEN_TTS_DEFAULT_MODEL": "fake-CustomVoice",
+                "QWEN_TTS_DISTRIBUTED__KEY_NAMESPACE": namespace,
+                "QWEN_TTS_DISTRIBUTED__CANARY_TIMEOUT_S": "0.5",
+                "QWEN_TTS_DISTRIBUTED__READINESS_CACHE_S": "0",
+            }
+        )
 
 
 def plant_status(settings: Settings, *, running: str | None = None) -> None:

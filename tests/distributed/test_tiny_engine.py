@@ -4,18 +4,17 @@ mode, and a switch between the CustomVoice and VoiceDesign variants is served by
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import openai
 import pytest
-import redis
 
 from common.settings import Settings
 from server.composition import build_embedded_services, build_host, engine_loader
 from tests.distributed.harness import distributed_env, serve_distributed, worker_process
+from tests.fixtures.redis_keys import isolated_namespace
 from tests.fixtures.s3_server import MotoServer
 from tests.service.harness import serve
 from web.app import create_app
@@ -40,26 +39,20 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def distributed_url(
     checkpoints: dict[str, str], redis_url: str, migrated_postgres_url: str, moto_server: MotoServer
 ) -> Iterator[str]:
-    namespace = f"test-{secrets.token_hex(6)}"
-    env = distributed_env(
-        redis_url=redis_url,
-        namespace=namespace,
-        database_url=migrated_postgres_url,
-        s3=moto_server,
-        models=checkpoints,
-        QWEN_TTS_MAX_FRAMES_PER_PIECE=str(MAX_FRAMES),
-    )
-    try:
+    with isolated_namespace(redis_url) as namespace:
+        env = distributed_env(
+            redis_url=redis_url,
+            namespace=namespace,
+            database_url=migrated_postgres_url,
+            s3=moto_server,
+            models=checkpoints,
+            QWEN_TTS_MAX_FRAMES_PER_PIECE=str(MAX_FRAMES),
+        )
         with (
             worker_process(env, models=",".join(checkpoints), hostname="tiny@test", tiny=True),
             serve_distributed(env) as url,
         ):
             yield url
-    finally:
-        client = redis.Redis.from_url(redis_url)
-        if keys := list(client.scan_iter(match=f"{namespace}:*", count=500)):
-            client.delete(*keys)
-        client.close()
 
 
 @pytest.fixture(scope="module")

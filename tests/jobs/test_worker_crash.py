@@ -12,16 +12,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import signal
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import redis
 
 from tests.distributed.harness import distributed_env, serve_distributed, worker_process
+from tests.fixtures.redis_keys import isolated_namespace
 from tests.fixtures.s3_server import MotoServer
 from tests.jobs.client import wait_for_job
 from tests.jobs.cluster import JOB_ENV, MODEL, segments
@@ -40,20 +39,16 @@ CRASH_ENV = {
 
 @pytest.fixture(scope="module")
 def env(redis_url: str, migrated_postgres_url: str, moto_server: MotoServer) -> Iterator[dict[str, str]]:
-    namespace = f"crash-{secrets.token_hex(6)}"
-    yield distributed_env(
-        redis_url=redis_url,
-        namespace=namespace,
-        database_url=migrated_postgres_url,
-        s3=moto_server,
-        models={MODEL: "/nonexistent/fake"},
-        **JOB_ENV,
-        **CRASH_ENV,
-    )
-    client = redis.Redis.from_url(redis_url)
-    if keys := list(client.scan_iter(match=f"{namespace}:*", count=500)):
-        client.delete(*keys)
-    client.close()
+    with isolated_namespace(redis_url, stem="crash-") as namespace:
+        yield distributed_env(
+            redis_url=redis_url,
+            namespace=namespace,
+            database_url=migrated_postgres_url,
+            s3=moto_server,
+            models={MODEL: "/nonexistent/fake"},
+            **JOB_ENV,
+            **CRASH_ENV,
+        )
 
 
 @pytest.fixture
