@@ -19,7 +19,7 @@ from common.stores import build_blob_store
 from common.voice_library import VoiceLibrary
 from voice_store.blobs import BlobStore
 from web.deps import Services
-from web.store_adapters import StoreApiKeys, StoreSavedVoices
+from web.store_adapters import LibrarySavedVoices, StoreApiKeys
 from workers.embedded import InProcessDispatcher
 from workers.engine_host import EngineHost
 from workers.engine_loading import engine_loader
@@ -141,12 +141,13 @@ def build_embedded_services(
 ) -> Services:
     """The in-process dispatcher over ``host``, with the SQLite/blob ``stores`` (opened here if not given)."""
     sessions, blobs = stores or open_stores(settings)
+    library = build_voice_library(settings, sessions, blobs, prompts)
     return Services(
         dispatcher=InProcessDispatcher(host, max_buffered_chunks=settings.max_buffered_chunks),
         settings=settings,
         api_keys=StoreApiKeys(sessions),
-        saved_voices=StoreSavedVoices(sessions),
-        voice_library=build_voice_library(settings, sessions, blobs, prompts),
+        saved_voices=LibrarySavedVoices(library),
+        voice_library=library,
         jobs=embedded_job_service(settings, host, sessions, blobs),
         demo=demo,
     )
@@ -176,11 +177,12 @@ def build_distributed_services(settings: Settings) -> Services:
     sessions = create_session_factory(engine)
     blobs = build_blob_store(settings)
     celery_app = create_celery_app(settings)  # requests and jobs share it; the dispatcher closes it
+    library = build_voice_library(settings, sessions, blobs)
     return Services(
         dispatcher=CeleryDispatcher.from_settings(settings, celery_app),
         settings=settings,
         api_keys=StoreApiKeys(sessions),
-        saved_voices=StoreSavedVoices(sessions),
-        voice_library=build_voice_library(settings, sessions, blobs),
+        saved_voices=LibrarySavedVoices(library),
+        voice_library=library,
         jobs=distributed_job_service(settings, celery_app, sessions, blobs),
     )

@@ -1,4 +1,5 @@
-"""``voice_store`` behind the web ports: API keys and saved voices (sync SQLAlchemy, run in threads)."""
+"""Storage behind the web ports: API keys (``voice_store``) and saved voices (the voice library); both are
+synchronous and run in threads."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.errors import Unauthorized
-from voice_store import api_keys, voices
+from common.voice_library import VoiceLibrary
+from voice_store import api_keys
 from voice_store.db import session_scope
-from voice_store.errors import InvalidApiKey, InvalidVoiceName, VoiceNotFound
+from voice_store.errors import InvalidApiKey
 from web.auth import KeyIdentity
 from web.voices import SavedVoice
 
@@ -38,28 +40,16 @@ class StoreApiKeys:
         return await asyncio.to_thread(self._authenticate, token)
 
 
-class StoreSavedVoices:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+class LibrarySavedVoices:
+    """The voice library's profiles as the voices a request may name (``clone:Name``, ``{"id": ...}``)."""
 
-    def _find(self, ref: str) -> SavedVoice | None:
-        with session_scope(self._sessions) as session:
-            try:
-                voice = voices.get_voice(session=session, voice_id=ref)
-            except VoiceNotFound:
-                try:
-                    voice = voices.get_voice_by_name(session=session, name=ref)
-                except (VoiceNotFound, InvalidVoiceName):
-                    return None
-            return SavedVoice(id=voice.id, name=voice.name)
-
-    def _list(self) -> list[SavedVoice]:
-        with session_scope(self._sessions) as session:
-            page = voices.list_voices(session=session, limit=_MAX_LISTED_VOICES)
-            return [SavedVoice(id=v.id, name=v.name) for v in page.items]
+    def __init__(self, library: VoiceLibrary) -> None:
+        self._library = library
 
     async def find(self, ref: str) -> SavedVoice | None:
-        return await asyncio.to_thread(self._find, ref)
+        profile = await asyncio.to_thread(self._library.find, ref)
+        return None if profile is None else SavedVoice(id=profile.id, name=profile.name)
 
     async def list_all(self) -> Sequence[SavedVoice]:
-        return await asyncio.to_thread(self._list)
+        page = await asyncio.to_thread(self._library.list, limit=_MAX_LISTED_VOICES)
+        return [SavedVoice(id=profile.id, name=profile.name) for profile in page.items]

@@ -23,7 +23,7 @@ from voice_store.blobs import BlobStore, LocalBlobStore, S3BlobStore
 from voice_store.db import create_db_engine, create_session_factory, sqlite_url, upgrade_schema
 from web.app import create_app
 from web.deps import Services
-from web.store_adapters import StoreSavedVoices
+from web.store_adapters import LibrarySavedVoices
 from workers.embedded import InProcessDispatcher
 from workers.engine_host import EngineHost
 from workers.voice_prompts import ClonePromptCache
@@ -111,7 +111,7 @@ def voice_server(stores: Stores) -> Iterator[VoiceServer]:
     services = Services(
         dispatcher=InProcessDispatcher(host),
         settings=settings,
-        saved_voices=StoreSavedVoices(stores.sessions),
+        saved_voices=LibrarySavedVoices(library),
         voice_library=library,
     )
     with serve(create_app(services)) as url:
