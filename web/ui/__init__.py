@@ -7,6 +7,7 @@ share.
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 
 from fastapi import APIRouter
@@ -21,6 +22,7 @@ _CSP = "default-src 'self'; media-src 'self' blob:; style-src 'self' 'unsafe-inl
 _SCRIPTS = frozenset({"common.js", "voices.js", "jobs.js"})
 
 
+@functools.cache  # package data: read once per process, not on every page load (in the event loop)
 def _read(name: str) -> str:
     return resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
 
