@@ -1,8 +1,8 @@
 """The engine as the workers use it: its protocol, what it serves, and running one job on it.
 
-``JobOptions.audio`` is the one implementation of "run a ``SynthesisJob``": its pieces in order through
-``engine.stream``, joined by ``common.seams.SeamJoiner``, as s16le PCM chunks. The embedded engine host
-thread, the Celery stream task and the job segments all run jobs through it.
+``JobOptions.audio`` (over ``job_audio``) is the one implementation of "run a ``SynthesisJob``": its pieces
+in order through ``engine.stream``, joined by ``common.seams.SeamJoiner``, as s16le PCM chunks. The embedded
+engine host thread, the Celery stream task and the job segments all run jobs through it.
 """
 
 from __future__ import annotations
@@ -134,8 +134,7 @@ def job_audio(
 ) -> Iterator[bytes]:
     """Run ``job`` on ``engine``: its pieces in order, joined seamlessly, as s16le PCM chunks.
 
-    The one implementation of "run a job", shared by the engine host thread and the Celery task. Closing the
-    iterator closes the engine's stream generator, which stops generation.
+    Closing the iterator closes the engine's stream generator, which stops generation.
     """
     joiner = SeamJoiner(pause_ms=join.pause_ms, fade_ms=join.fade_ms)
     last = len(job.pieces) - 1
