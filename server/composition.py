@@ -80,7 +80,7 @@ def build_host(
         preload=resident_models(settings),
         clone_prompts=clone_prompts,
         max_frames_per_piece=settings.max_frames_per_piece,
-        join=JoinPolicy(pause_ms=settings.seam_pause_ms, fade_ms=settings.seam_fade_ms),
+        join=JoinPolicy.of(settings),
     )
 
 

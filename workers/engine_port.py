@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from common.audio import float_to_s16le
 from common.contracts import ModelInfo, SynthesisJob
 from common.errors import InvalidRequest, NotFound, ServiceError, SynthesisFailed
 from common.seams import SeamJoiner
+
+if TYPE_CHECKING:
+    from common.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +87,14 @@ def model_info(name: str, engine: Engine) -> ModelInfo:
 
 @dataclass(frozen=True, slots=True)
 class JoinPolicy:
+    """The seam between two pieces of one job: a pause, and fades over this many ms on each side."""
+
     pause_ms: float = 120.0
     fade_ms: float = 10.0
+
+    @classmethod
+    def of(cls, settings: Settings) -> JoinPolicy:
+        return cls(pause_ms=settings.seam_pause_ms, fade_ms=settings.seam_fade_ms)
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,7 +102,7 @@ def build_child(
         make_request=make_request or qwen_request,
         clone_prompts=prompts,
         max_frames_per_piece=settings.max_frames_per_piece,
-        join=JoinPolicy(pause_ms=settings.seam_pause_ms, fade_ms=settings.seam_fade_ms),
+        join=JoinPolicy.of(settings),
     )
     runtime = WorkerRuntime(
         redis=redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=30),

@@ -67,7 +67,7 @@ def embedded_server(
         model_names=list(settings.models),
         preload=settings.preload_models,
         make_request=fake_request,
-        join=JoinPolicy(pause_ms=settings.seam_pause_ms, fade_ms=settings.seam_fade_ms),
+        join=JoinPolicy.of(settings),
     )
     services = Services(
         dispatcher=InProcessDispatcher(host),

@@ -37,7 +37,7 @@ def fake_services(engines: Mapping[str, FakeEngine], **overrides: Any) -> Servic
         preload=settings.preload_models,
         make_request=fake_request,
         max_frames_per_piece=settings.max_frames_per_piece,
-        join=JoinPolicy(pause_ms=settings.seam_pause_ms, fade_ms=settings.seam_fade_ms),
+        join=JoinPolicy.of(settings),
     )
     dispatcher = InProcessDispatcher(host, max_buffered_chunks=settings.max_buffered_chunks)
     extra = {k: v for k, v in overrides.items() if k not in Settings.model_fields}
