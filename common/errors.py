@@ -35,6 +35,12 @@ class NotFound(ServiceError):
     code = "not_found"
 
 
+class Conflict(ServiceError):
+    status = 409
+    type = "invalid_request_error"
+    code = "conflict"
+
+
 class Unauthorized(ServiceError):
     status = 401
     type = "invalid_request_error"

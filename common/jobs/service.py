@@ -3,7 +3,8 @@
 ``create`` validates the chapters, segments them, checks the callback URL (SSRF guard), finds or creates the
 caller's webhook endpoint, writes the job and its segments, commits, and only then hands the job to the
 ``JobQueue``. An ``Idempotency-Key`` replay returns the first job and enqueues nothing; with a different
-request it is a 409. Store errors become the client-facing ``common.errors`` here.
+request it is a 409. ``voice_store``'s typed errors pass through: the web layer's one error mapping turns them
+into envelopes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from common.errors import InvalidRequest, NotFound, ServiceError, Unavailable
+from common.errors import Conflict, InvalidRequest, NotFound, Unavailable
 from common.jobs.options import JobsOptions
 from common.jobs.ports import JobQueue
 from common.jobs.segmentation import Chapter, segment_chapters
@@ -24,17 +25,10 @@ from common.webhooks.ssrf import Resolver, check_url, system_resolver
 from voice_store import job_transitions, jobs, webhooks
 from voice_store.blobs.port import BlobStore
 from voice_store.db import session_scope
-from voice_store.errors import ConflictError, InvalidInputError, NotFoundError, StoreError
 from voice_store.models.jobs import Job, JobStatus
 from voice_store.pagination import Page
 
 log = logging.getLogger(__name__)
-
-
-class JobConflict(ServiceError):
-    status = 409
-    type = "invalid_request_error"
-    code = "conflict"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +101,7 @@ class JobService:
                 allow_private=self._options.webhook_allow_private,
                 resolver=self._resolver,
             )
-        with _store_errors(), session_scope(self._sessions, write=True) as session:
+        with session_scope(self._sessions, write=True) as session:
             endpoint_id, secret = self._endpoint(session, submission)
             job, created = jobs.create_job(
                 session=session,
@@ -128,19 +122,19 @@ class JobService:
         return CreatedJob(job=job, created=True, webhook_secret=secret)
 
     def get(self, job_id: str, *, api_key_id: str | None) -> Job:
-        with _store_errors(), session_scope(self._sessions) as session:
+        with session_scope(self._sessions) as session:
             return jobs.get_job(session=session, job_id=job_id, api_key_id=api_key_id)
 
     def list(
         self, *, api_key_id: str | None, limit: int, cursor: str | None, status: JobStatus | None
     ) -> Page[Job]:
-        with _store_errors(), session_scope(self._sessions) as session:
+        with session_scope(self._sessions) as session:
             return jobs.list_jobs(
                 session=session, limit=limit, cursor=cursor, status=status, api_key_id=api_key_id
             )
 
     def cancel(self, job_id: str, *, api_key_id: str | None) -> Job:
-        with _store_errors(), session_scope(self._sessions, write=True) as session:
+        with session_scope(self._sessions, write=True) as session:
             job = job_transitions.cancel_job(session=session, job_id=job_id, api_key_id=api_key_id)
         if job.webhook_endpoint_id is not None:
             self._queue.deliver_webhooks()
@@ -148,7 +142,7 @@ class JobService:
 
     def delete(self, job_id: str, *, api_key_id: str | None) -> None:
         """Delete a finished job, then its audio (segments and outputs)."""
-        with _store_errors(), session_scope(self._sessions, write=True) as session:
+        with session_scope(self._sessions, write=True) as session:
             jobs.delete_job(session=session, job_id=job_id, api_key_id=api_key_id)
         removed = self._blobs.delete_prefix(jobs.job_blob_prefix(job_id))
         log.info("job %s deleted with %d blobs", job_id, removed)
@@ -156,9 +150,7 @@ class JobService:
     def download(self, job_id: str, *, api_key_id: str | None, chapter: int | None = None) -> Download:
         job = self.get(job_id, api_key_id=api_key_id)
         if job.status is not JobStatus.SUCCEEDED or not job.outputs:
-            raise JobConflict(
-                f"job {job_id!r} has no audio yet: it is {job.status.value}", code="job_not_ready"
-            )
+            raise Conflict(f"job {job_id!r} has no audio yet: it is {job.status.value}", code="job_not_ready")
         output = next((o for o in job.outputs if o.get("chapter") == chapter), None)
         if output is None:
             raise NotFound(f"job {job_id!r} has no chapter {chapter}", param="chapter")
@@ -170,8 +162,7 @@ class JobService:
         return Download(key=output["blob_key"], url=url, filename=filename, format=output["format"])
 
     def stream(self, key: str) -> Iterator[bytes]:
-        with _store_errors():
-            return self._blobs.stream(key)
+        return self._blobs.stream(key)
 
     # -- internals -----------------------------------------------------------------------------------------
     def _check_chapters(self, chapters: Sequence[Chapter]) -> None:
@@ -206,24 +197,3 @@ class JobService:
             return endpoint.id, None
         endpoint, secret = webhooks.create_webhook_endpoint(session=session, url=url, api_key_id=key)
         return endpoint.id, secret
-
-
-class _store_errors:
-    """Turn ``voice_store`` errors into client-facing errors (the cause is kept)."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: Any) -> bool:
-        if not isinstance(error, StoreError):
-            return False
-        mapped: ServiceError
-        if isinstance(error, NotFoundError):
-            mapped = NotFound(str(error))
-        elif isinstance(error, ConflictError):
-            mapped = JobConflict(str(error))
-        elif isinstance(error, InvalidInputError):
-            mapped = InvalidRequest(str(error))
-        else:
-            return False
-        raise mapped from error
