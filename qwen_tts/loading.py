@@ -11,20 +11,29 @@ import json
 import logging
 import re
 import socket
+from itertools import chain
 from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
-from safetensors.torch import load_file
+from safetensors import safe_open
 from torch import nn
 
+from .config import ModelConfig
 from .errors import CheckpointError
+from .layers import RotaryEmbedding
+from .model import TTSModel
+from .speaker_encoder import SpeakerEncoder
 
 logger = logging.getLogger(__name__)
 
 REQUIRED_FILES = ("config.json", "speech_tokenizer/config.json")
 WEIGHTS_FILE = "model.safetensors"
 WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
+TEXT_EMBEDDING = "talker.text_embedding.weight"
+# Read through a file mapping of their own: kept as stored while the rest is converted, they must not keep the
+# other tensors' (already converted) pages mapped and counted as resident.
+OWN_MAPPING = frozenset({TEXT_EMBEDDING})
 
 # Official tensor names -> ours, first match wins. Everything not listed keeps its name.
 WEIGHT_NAME_RULES: tuple[tuple[str, str], ...] = (
@@ -106,7 +115,8 @@ def _reachable(endpoint: str, timeout_s: float = 3.0) -> bool:
 
 
 def read_weights(model_dir: Path) -> dict[str, torch.Tensor]:
-    """All tensors of model.safetensors (or its shards), under our names."""
+    """All tensors of model.safetensors (or its shards), under our names, as views of private (copy-on-write)
+    file mappings: nothing is read until used."""
     index_path = model_dir / WEIGHTS_INDEX_FILE
     if index_path.is_file():
         try:
@@ -120,19 +130,65 @@ def read_weights(model_dir: Path) -> dict[str, torch.Tensor]:
         shard_path = model_dir / shard
         if not shard_path.is_file():
             raise CheckpointError(f"missing weights file {shard_path}")
-        try:
-            loaded = load_file(str(shard_path))
-        except Exception as e:  # safetensors raises its own error types for corrupt files
-            raise CheckpointError(f"cannot read {shard_path}: {e}") from e
-        tensors.update({our_name(name): tensor for name, tensor in loaded.items()})
+        tensors.update(_read_shard(shard_path))
     return tensors
 
 
+def _read_shard(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        with safe_open(str(path), framework="pt") as shard:
+            names = {our_name(name): name for name in shard.keys()}  # noqa: SIM118 (not iterable)
+            tensors = {ours: shard.get_tensor(names[ours]) for ours in names.keys() - OWN_MAPPING}
+        for ours in OWN_MAPPING & names.keys():
+            with safe_open(str(path), framework="pt") as own:
+                tensors[ours] = own.get_tensor(names[ours])
+    except Exception as e:  # safetensors raises its own error types for corrupt files
+        raise CheckpointError(f"cannot read {path}: {e}") from e
+    return tensors
+
+
+def build_model(
+    model_dir: Path,
+    config: ModelConfig,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> TTSModel:
+    """The model of ``model_dir`` on ``device`` in ``dtype``, without random initialisation or a second copy.
+
+    Constructed on the meta device, then the checkpoint tensors are assigned rather than copied: one already
+    in ``dtype`` on CPU stays a view of the file mapping, its pages read on first use. The text embedding
+    keeps the checkpoint's dtype and, on CPU, its mapping: a prompt reads a few of its rows, and converting it
+    would make the whole table resident (151936 x 2048: 1.2 GB in float32). ``Talker.embed_text`` casts rows.
+    """
+    with torch.device("meta"):
+        speaker_encoder = SpeakerEncoder(config.speaker_encoder) if config.tts_model_type == "base" else None
+        model = TTSModel(config, speaker_encoder)
+    ignored = () if speaker_encoder else ("speaker_encoder.",)
+    load_weights(model, read_weights(model_dir), ignore_prefixes=ignored, assign=True)
+    for module in model.modules():
+        if isinstance(module, RotaryEmbedding):
+            module.compute_buffers()  # non-persistent: still shapes on meta
+    on_meta = [name for name, t in chain(model.named_parameters(), model.named_buffers()) if t.is_meta]
+    if on_meta:
+        raise RuntimeError(f"left on the meta device after loading: {', '.join(on_meta)}")
+    text_embedding = model.talker.text_embedding
+    table = text_embedding.weight
+    text_embedding.weight = None  # out of the dtype conversion below
+    model.to(device=device, dtype=dtype)
+    text_embedding.weight = nn.Parameter(table.detach().to(device), requires_grad=table.requires_grad)
+    return model
+
+
 def load_weights(
-    module: nn.Module, tensors: dict[str, torch.Tensor], *, ignore_prefixes: tuple[str, ...] = ()
-):
-    """Copies ``tensors`` into ``module``: every parameter must be present with its exact shape, and every
-    tensor must be used (except those under ``ignore_prefixes``)."""
+    module: nn.Module,
+    tensors: dict[str, torch.Tensor],
+    *,
+    ignore_prefixes: tuple[str, ...] = (),
+    assign: bool = False,
+) -> None:
+    """Loads ``tensors`` into ``module``: every parameter must be present with its exact shape, and every
+    tensor must be used (except those under ``ignore_prefixes``). ``assign``: the module's parameters become
+    the given tensors (dtype and storage included) instead of a copy of them, for a module built on meta."""
     expected = module.state_dict()
     wanted = {k: v for k, v in tensors.items() if not k.startswith(ignore_prefixes)}
     missing = sorted(set(expected) - set(wanted))
@@ -152,7 +208,7 @@ def load_weights(
     ignored = len(tensors) - len(wanted)
     if ignored:
         logger.debug("ignored %d checkpoint tensors under %s", ignored, ignore_prefixes)
-    module.load_state_dict(wanted, strict=True)
+    module.load_state_dict(wanted, strict=True, assign=assign)
 
 
 def load_text_tokenizer(model_dir: Path):

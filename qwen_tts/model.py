@@ -71,8 +71,13 @@ class Talker(nn.Module):
         self.code_predictor = CodePredictor(predictor_config, hidden)
 
     def embed_text(self, token_ids: torch.Tensor) -> torch.Tensor:
-        """[B, T] text token ids -> [B, T, D]."""
-        return self.text_projection(self.text_embedding(token_ids))
+        """[B, T] text token ids -> [B, T, D].
+
+        The text table may be in another dtype than the rest (``loading.build_model`` keeps it as the
+        checkpoint stores it, memory-mapped on CPU): only the rows looked up are cast.
+        """
+        rows = self.text_embedding(token_ids)  # [B, T, text_hidden]
+        return self.text_projection(rows.to(self.text_projection.linear_fc1.weight.dtype))
 
     def embed_frames(self, codes: torch.Tensor) -> torch.Tensor:
         """[..., G] codes of whole frames -> [..., D]: the sum of the G codebook embeddings."""

@@ -15,7 +15,7 @@ def _stream_of_frequency(mrope_section: tuple[int, ...], interleaved: bool) -> t
     """For each of the head_dim/2 frequencies, the index of the position stream that rotates it."""
     num_freqs = sum(mrope_section)
     num_streams = len(mrope_section)
-    stream = torch.zeros(num_freqs, dtype=torch.long)
+    stream = torch.zeros(num_freqs, dtype=torch.long, device="cpu")
     if interleaved:
         # Frequencies are dealt round-robin: stream s owns s, s+S, s+2S, ... up to mrope_section[s]*S.
         for s in range(1, num_streams):
@@ -42,16 +42,26 @@ class RotaryEmbedding(nn.Module):
         super().__init__()
         if head_dim % 2:
             raise ValueError(f"rotary head_dim must be even, got {head_dim}")
-        exponents = torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim
-        self.register_buffer("inv_freq", 1.0 / (theta**exponents), persistent=False)  # [D/2]
+        self.head_dim, self.theta, self.interleaved = head_dim, theta, interleaved
         self.mrope_section = tuple(mrope_section) if mrope_section else None
+        if self.mrope_section is not None and sum(self.mrope_section) != head_dim // 2:
+            raise ValueError(f"mrope_section {self.mrope_section} must sum to head_dim/2 = {head_dim // 2}")
+        self.compute_buffers()
+
+    def compute_buffers(self) -> None:
+        """(Re)computes ``inv_freq`` and ``stream_of_frequency`` (float32, int64) on the default device.
+
+        They are derived, not stored (non-persistent: no checkpoint holds them), so a model constructed on the
+        meta device has them only as shapes; ``qwen_tts.loading.build_model`` calls this once it is loaded.
+        The maths runs on CPU whatever the default device: on meta it would cost seconds of first-use imports.
+        """
+        device = torch.get_default_device()
+        exponents = torch.arange(0, self.head_dim, 2, dtype=torch.int64, device="cpu").float() / self.head_dim
+        inv_freq = 1.0 / (self.theta**exponents)  # [D/2]
+        self.register_buffer("inv_freq", inv_freq.to(device), persistent=False)
         if self.mrope_section is not None:
-            if sum(self.mrope_section) != head_dim // 2:
-                raise ValueError(
-                    f"mrope_section {self.mrope_section} must sum to head_dim/2 = {head_dim // 2}"
-                )
-            stream = _stream_of_frequency(self.mrope_section, interleaved)
-            self.register_buffer("stream_of_frequency", stream, persistent=False)  # [D/2]
+            stream = _stream_of_frequency(self.mrope_section, self.interleaved)  # [D/2]
+            self.register_buffer("stream_of_frequency", stream.to(device), persistent=False)
 
     def forward(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         if positions.dim() == 2:  # [B, T]: one stream (M-RoPE with identical streams is exactly this)
