@@ -162,10 +162,10 @@ def _file_mappings(path: Path) -> list[tuple[int, int, int]]:
     """(start, end, resident bytes) of each of this process's mappings of ``path``."""
     mappings, current = [], None
     for line in SMAPS.read_text().splitlines():
-        fields = line.split()
-        if "-" in fields[0] and not fields[0].endswith(":"):  # a mapping's header line
+        fields = line.split(maxsplit=5)  # a header: range, perms, offset, device, inode[, path]
+        if "-" in fields[0] and not fields[0].endswith(":"):
             start, end = (int(x, 16) for x in fields[0].split("-"))
-            current = (start, end) if len(fields) >= 6 and fields[5] == str(path.resolve()) else None
+            current = (start, end) if len(fields) == 6 and fields[5] == str(path.resolve()) else None
         elif current and fields[0] == "Rss:":
             mappings.append((*current, int(fields[1]) * 1024))
     return mappings
