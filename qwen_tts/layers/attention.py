@@ -101,6 +101,9 @@ class Attention(nn.Module):
         self.o_proj = nn.Linear(q_dim, spec.hidden_size, bias=spec.attention_bias)
         self.q_norm = RMSNorm(spec.head_dim, spec.rms_norm_eps) if spec.qk_norm else nn.Identity()
         self.k_norm = RMSNorm(spec.head_dim, spec.rms_norm_eps) if spec.qk_norm else nn.Identity()
+        # q/k/v as one matrix: set by ``fusion.fuse_projections`` after loading (the parts become views).
+        self.register_buffer("qkv_weight", None, persistent=False)
+        self.register_buffer("qkv_bias", None, persistent=False)
 
     def forward(
         self,
@@ -112,9 +115,10 @@ class Attention(nn.Module):
         kv_cache: KVStore | None = None,  # this request's keys/values; None: attend over x alone
     ) -> torch.Tensor:
         batch, length, _ = x.shape
-        q = self.q_norm(self.q_proj(x).view(batch, length, self.num_heads, self.head_dim)).transpose(1, 2)
-        k = self.k_norm(self.k_proj(x).view(batch, length, self.num_kv_heads, self.head_dim)).transpose(1, 2)
-        v = self.v_proj(x).view(batch, length, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        q, k, v = self._project(x)
+        q = self.q_norm(q.view(batch, length, self.num_heads, self.head_dim)).transpose(1, 2)
+        k = self.k_norm(k.view(batch, length, self.num_kv_heads, self.head_dim)).transpose(1, 2)
+        v = v.view(batch, length, self.num_kv_heads, self.head_dim).transpose(1, 2)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)  # [B, H, T, hd], [B, H_kv, T, hd]
         if kv_cache is not None:
             k, v = kv_cache.update(input_pos, k, v)  # [B, H_kv, T_kv, hd]
@@ -122,3 +126,10 @@ class Attention(nn.Module):
             q, k, v, attn_mask=mask, scale=self.scale, enable_gqa=self.num_heads != self.num_kv_heads
         )  # [B, H, T, hd]
         return self.o_proj(out.transpose(1, 2).reshape(batch, length, self.num_heads * self.head_dim))
+
+    def _project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q [B, T, H*hd], k and v [B, T, H_kv*hd]: one matrix product when fused, else three."""
+        if self.qkv_weight is None:
+            return self.q_proj(x), self.k_proj(x), self.v_proj(x)
+        sizes = (self.q_proj.out_features, self.k_proj.out_features, self.v_proj.out_features)
+        return F.linear(x, self.qkv_weight, self.qkv_bias).split(sizes, dim=-1)

@@ -1,11 +1,21 @@
-"""The shared transformer pieces: static cache == full recompute, M-RoPE, masks, GQA."""
+"""The shared transformer pieces: static cache == full recompute, M-RoPE, masks, GQA, fused projections."""
 
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
-from qwen_tts.layers import RotaryEmbedding, Transformer, TransformerSpec, apply_rotary, attention_mask
+from qwen_tts import SamplingParams, SynthesisRequest, TTSEngine
+from qwen_tts.layers import (
+    RMSNorm,
+    RotaryEmbedding,
+    Transformer,
+    TransformerSpec,
+    apply_rotary,
+    attention_mask,
+)
+from qwen_tts.layers.fusion import fuse_projections
 
 SPEC = TransformerSpec(
     hidden_size=32,
@@ -104,3 +114,80 @@ def test_gqa_matches_explicitly_repeated_heads():
     weights = (q @ k.transpose(-1, -2) / 8**0.5).masked_fill(~mask, float("-inf")).softmax(-1)
     expected = attn.o_proj((weights @ v).transpose(1, 2).reshape(1, 4, 32))
     torch.testing.assert_close(attn(x, cos, sin, pos, mask), expected, atol=1e-5, rtol=1e-5)
+
+
+# ---- fused projections, RMSNorm -------------------------------------------------------------------------
+
+
+def _decode_all(model: Transformer, x: torch.Tensor) -> torch.Tensor:
+    """A two-token prefill then one token at a time through static caches (the decode shapes)."""
+    batch, length, _ = x.shape
+    pos = torch.arange(length).expand(batch, -1)
+    caches = model.new_caches(batch=batch, max_len=length + 3)
+    out = [model(x[:, :2], pos[:, :2], caches)]
+    out += [model(x[:, t : t + 1], pos[:, t : t + 1], caches) for t in range(2, length)]
+    return torch.cat(out, dim=1)
+
+
+@pytest.mark.parametrize("input_major", [True, False])
+@pytest.mark.parametrize("attention_bias", [False, True])
+def test_fused_projections_equal_unfused(input_major, attention_bias):
+    torch.manual_seed(2)
+    spec = dataclasses.replace(SPEC, attention_bias=attention_bias)
+    model = _randomized(Transformer(spec))
+    x = torch.randn(2, 6, spec.hidden_size)
+    pos = torch.arange(6).expand(2, -1)
+    expected_full, expected_decode = model(x, pos), _decode_all(model, x)
+    state = {name: t.clone() for name, t in model.state_dict().items()}
+
+    fuse_projections(model, input_major=input_major)
+    attn, mlp = model.layers[0].self_attn, model.layers[0].mlp
+    assert attn.qkv_weight.shape == (4 * 8 + 2 * 2 * 8, 32) and mlp.gate_up_weight.shape == (2 * 48, 32)
+    assert (attn.qkv_bias is not None) == attention_bias
+    assert attn.qkv_weight.is_contiguous() != input_major
+    # The parts are views of the fused matrix (no second copy), under their checkpoint names and shapes.
+    assert attn.q_proj.weight.data_ptr() == attn.qkv_weight.data_ptr()
+    assert mlp.gate_proj.weight.data_ptr() == mlp.gate_up_weight.data_ptr()
+    assert model.state_dict().keys() == state.keys()
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, state[name]), name
+    torch.testing.assert_close(model(x, pos), expected_full, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(_decode_all(model, x), expected_decode, atol=1e-5, rtol=1e-5)
+
+
+def test_loading_into_a_fused_model_writes_through_to_the_fused_weights():
+    torch.manual_seed(3)
+    source, target = _randomized(Transformer(SPEC)), fuse_projections(_randomized(Transformer(SPEC)))
+    target.load_state_dict(source.state_dict())
+    x, pos = torch.randn(1, 5, SPEC.hidden_size), torch.arange(5)[None]
+    torch.testing.assert_close(target(x, pos), source(x, pos), atol=1e-5, rtol=1e-5)
+    fuse_projections(target)  # fusing again rebuilds from the parts
+    torch.testing.assert_close(target(x, pos), source(x, pos), atol=1e-5, rtol=1e-5)
+
+
+def test_fused_engine_generates_the_same_codes(tiny_checkpoint):
+    # Its own engine, not the shared tiny_engine: fusing changes the model in place.
+    engine = TTSEngine.from_pretrained(tiny_checkpoint("custom_voice"), max_seq_len=512)
+    greedy = SamplingParams(do_sample=False, subtalker_do_sample=False)
+    request = SynthesisRequest(text="Hello world", speaker="vivian", sampling=greedy, max_new_frames=6)
+    before = engine.synthesize(request)
+    fuse_projections(engine.model), fuse_projections(engine.codec)
+    after = engine.synthesize(request)
+    assert np.array_equal(after.codes, before.codes)
+    np.testing.assert_allclose(after.samples, before.samples, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(3, 32), (2, 1, 4, 8)])
+def test_rms_norm_fp32_fused_kernel_equals_the_explicit_form(shape):
+    torch.manual_seed(5)
+    norm = RMSNorm(shape[-1], eps=1e-5)
+    with torch.no_grad():
+        norm.weight.normal_()
+    x = torch.randn(shape) * 3
+    explicit = norm.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5))
+    torch.testing.assert_close(norm(x), explicit, atol=1e-6, rtol=1e-6)
+    low = norm.to(torch.bfloat16)  # low precision keeps the reference rounding: fp32 normalize, cast, scale
+    xb = x.bfloat16()
+    xf = xb.float()
+    expected = low.weight * (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + 1e-5)).bfloat16()
+    assert torch.equal(low(xb), expected)
