@@ -1,8 +1,8 @@
 """Our engine's side of bench/engine.py: one loaded checkpoint, timed the way the official side is timed.
 
 ``measure_stream`` runs ``engine.stream`` (the public API) with the split of its time by hooks;
-``measure_batch`` runs the engine's generation step functions for a batch of requests (one shared prompt,
-independent sampling per row) to give the aggregate throughput a batched scheduler reaches with these steps.
+``measure_batch`` runs ``engine.stream_many`` for B requests decoded together (the engine's batch: each
+request its own seed and sampling) and gives the aggregate throughput.
 """
 
 from __future__ import annotations
@@ -15,16 +15,7 @@ import torch
 
 from bench import _measure
 from qwen_tts import SynthesisRequest, TTSEngine
-from qwen_tts.generation import (
-    RequestCaches,
-    TalkerLogitsRules,
-    decode_one_frame,
-    prefill,
-    process_talker_logits,
-)
-from qwen_tts.planning import plan_request
-from qwen_tts.sampling import SamplerTensors, sample
-from qwen_tts.types import SAMPLE_RATE, SamplingParams
+from qwen_tts.types import SAMPLE_RATE
 
 SPEAKER = "vivian"
 
@@ -37,11 +28,13 @@ class Loaded:
     model_gpu_bytes: int | None
 
 
-def load(checkpoint: Path, device: str, dtype: str, text: str) -> Loaded:
-    """The engine, warmed up by a short stream (so every weight is resident when RSS is read)."""
+def load(checkpoint: Path, device: str, dtype: str, text: str, max_batch_size: int = 1, **options) -> Loaded:
+    """The engine, warmed up by a short stream (so every weight it reads is resident when RSS is read)."""
     before = _measure.current_rss()
     start = time.perf_counter()
-    engine = TTSEngine.from_pretrained(checkpoint, device=device, dtype=dtype)
+    engine = TTSEngine.from_pretrained(
+        checkpoint, device=device, dtype=dtype, max_batch_size=max_batch_size, **options
+    )
     load_s = time.perf_counter() - start
     for _ in engine.stream(request(text, 3)):
         pass
@@ -123,65 +116,38 @@ def measure_stream(engine: TTSEngine, text: str, frames: int, split: bool) -> di
     }
 
 
-@torch.inference_mode()
-def measure_batch(engine: TTSEngine, text: str, frames: int, batch: int, decode_every: int = 4) -> dict:
-    """``batch`` requests decoded together with the engine's step functions: prefill, ``frames`` whole-frame
-    steps (talker + code predictor), the codec decoder every ``decode_every`` frames for the batch."""
-    talker, device = engine.model.talker, engine.device
-    plan = plan_request(request(text, frames), engine.config, talker, engine._tokenize)
-    prompt_len = plan.prompt.length
-    embeds = plan.prompt.embeds.expand(batch, -1, -1)
-    text_rows = plan.prompt.text_rows.expand(batch, -1, -1)
-    sampling = [SamplingParams().resolved(engine.sampling_defaults)] * batch
-    rules = TalkerLogitsRules(
-        repetition_penalty=torch.tensor([[s.repetition_penalty] for s in sampling], device=device),
-        min_new_frames=torch.full((batch,), frames, device=device),
-        suppressed=engine._suppressed,
-        eos_id=engine.config.talker.codec_eos_token_id,
-    )
-    talker_params = SamplerTensors.build(sampling, predictor=False, device=device)
-    predictor_params = SamplerTensors.build(sampling, predictor=True, device=device)
-    generator = torch.Generator(device=device).manual_seed(0)
+def measure_batch(engine: TTSEngine, text: str, frames: int, batch: int) -> dict:
+    """``batch`` forced-length requests decoded together through ``engine.stream_many`` (the engine's batch
+    must hold that many rows); ``prefill_s`` is the time of the prompts' admission."""
+    if engine.max_batch_size < batch:
+        raise ValueError(f"the engine holds {engine.max_batch_size} rows; batch {batch} needs more")
     sync = _sync(engine)
-    gpu = device.type == "cuda"
+    watch = _measure.Stopwatch(sync)
+    watch.wrap(engine._batch, "_admit", "prefill")
+    gpu = engine.device.type == "cuda"
     if gpu:
-        torch.cuda.reset_peak_memory_stats(device)
+        torch.cuda.reset_peak_memory_stats(engine.device)
     rss_before = _measure.current_rss()
-    with _measure.RssPeak() as rss:
-        sync()
-        start = time.perf_counter()
-        caches = RequestCaches.allocate(talker, batch, prompt_len + frames, prompt_len + frames)
-        state = engine.codec.decoder.init_state(batch)
-        seen = torch.zeros(batch, talker.codec_head.out_features, dtype=torch.bool, device=device)
-        step = torch.zeros(batch, dtype=torch.long, device=device)
-        logits, hidden = prefill(talker, embeds, caches.talker)
-        code0 = sample(process_talker_logits(logits, seen, step, rules), talker_params, generator)
-        sync()
-        prefill_s = time.perf_counter() - start
-        block, samples = [], 0
-        for frame in range(frames):
-            seen.scatter_(1, code0[:, None], True)
-            step += 1
-            input_pos = torch.full((batch, 1), prompt_len + frame, dtype=torch.long, device=device)
-            row = text_rows[:, min(frame, text_rows.shape[1] - 1)][:, None]
-            codes, logits, hidden = decode_one_frame(
-                talker, hidden, code0, row, input_pos, predictor_params, generator, caches
-            )
-            code0 = sample(process_talker_logits(logits, seen, step, rules), talker_params, generator)
-            block.append(codes)
-            if len(block) == decode_every or frame == frames - 1:
-                samples += engine.codec.decoder.decode_step(torch.stack(block, dim=1), state).shape[1]
-                block = []
-        sync()
-        total_s = time.perf_counter() - start
+    try:
+        with _measure.RssPeak() as rss:
+            sync()
+            start = time.perf_counter()
+            chunks = [c for _, c in engine.stream_many([request(text, frames, seed=i) for i in range(batch)])]
+            sync()
+            total_s = time.perf_counter() - start
+    finally:
+        engine._batch.__dict__.pop("_admit", None)
+    num_frames = sum(len(c.codes) for c in chunks)
+    if num_frames != batch * frames:
+        raise RuntimeError(f"expected {batch * frames} frames, got {num_frames}")
     return {
         "batch": batch,
         "frames": frames,
         "total_s": total_s,
-        "prefill_s": prefill_s,
+        "prefill_s": watch.seconds["prefill"],
         "peak_rss": rss.peak - rss_before,
-        "peak_gpu_bytes": torch.cuda.max_memory_allocated(device) if gpu else None,
-        "audio_s": batch * samples / SAMPLE_RATE,
+        "peak_gpu_bytes": torch.cuda.max_memory_allocated(engine.device) if gpu else None,
+        "audio_s": sum(len(c.samples) for c in chunks) / SAMPLE_RATE,
     }
 
 

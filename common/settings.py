@@ -68,7 +68,17 @@ class OptimizationOptions(BaseModel):
     compile_mode: (
         Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] | None
     ) = None
-    use_cuda_graphs: bool | None = None
+    use_cuda_graphs: bool | None = Field(default=None, description="one graph per frame; None: on for CUDA")
+    max_batch_size: int = Field(
+        default=4, ge=1, le=256, description="streams decoded together, one frame per step (more wait)"
+    )
+    max_prompt_len: int = Field(
+        default=1024,
+        ge=64,
+        le=32768,
+        description="prompt positions (text, instruct, a clone's reference codes); with max_frames_per_piece "
+        "it sizes each stream's KV cache",
+    )
     streaming: StreamingOptions = StreamingOptions()
 
 

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .audio import resample, to_mono_float32
+from .batch import FrameBatch, PlannedStream
 from .config import ModelConfig, read_json
 from .errors import EngineInputError, ReferenceAudioError, UnsupportedRequestError
-from .generation import FrameBlock, RequestCaches, TalkerLogitsRules, generate_frames, suppressed_ids
-from .loading import load_text_tokenizer, load_weights, read_weights, resolve_model_dir
+from .generation import suppressed_ids
+from .loading import build_model, load_text_tokenizer, resolve_model_dir
 from .model import TTSModel
 from .planning import follows_instruct, plan_request
-from .sampling import SamplerTensors
+from .runner import FrameRunner
 from .types import (
     SAMPLE_RATE,
     AudioChunk,
@@ -71,31 +72,72 @@ class TTSEngine:
         codec,
         sampling_defaults: SamplingParams,
         *,
-        max_seq_len: int = 8192,
-        initial_cache_len: int = 512,
-        default_max_new_frames: int = 8192,
+        max_seq_len: int = 4096,
+        default_max_new_frames: int = 2048,
+        max_batch_size: int = 1,
         emit_every_frames: int = 4,
         first_chunk_frames: int = 1,
+        use_cuda_graphs: bool | None = None,
+        compile_mode: str | None = None,
+        static_shapes: bool = False,
         min_ref_seconds: float = 0.5,
         max_ref_seconds: float = 60.0,
     ) -> None:
+        """``max_seq_len``: positions of one request (prompt + frames), which sizes each KV cache row;
+        ``default_max_new_frames``: the frame cap of a request that sets none (and the most any may ask);
+        ``max_batch_size``: requests decoded together in one step (streams beyond wait for a free row);
+        ``emit_every_frames`` / ``first_chunk_frames``: frames per streamed chunk after / in the first;
+        ``use_cuda_graphs`` (default: on for CUDA devices), ``compile_mode`` (a ``torch.compile`` mode,
+        default none) and ``static_shapes`` (graph-shaped steps, run eagerly): see ``runner.py``."""
         self.model = model.eval()
         self.config: ModelConfig = model.config
         self.tokenizer = tokenizer
         self.codec = codec
         self.sampling_defaults = sampling_defaults
-        self.max_seq_len = max_seq_len
-        self.initial_cache_len = initial_cache_len
-        self.default_max_new_frames = default_max_new_frames
         if emit_every_frames < 1 or first_chunk_frames < 1:
             raise ValueError(f"chunk sizes must be >= 1, got {first_chunk_frames} and {emit_every_frames}")
-        # Frames per streamed chunk (also how often end of speech is checked): the first chunk, then the rest.
-        self.first_chunk_frames, self.emit_every_frames = first_chunk_frames, emit_every_frames
+        if max_batch_size < 1 or max_seq_len < 2 or default_max_new_frames < 1:
+            raise ValueError("max_batch_size and default_max_new_frames must be >= 1, max_seq_len >= 2")
+        self.max_seq_len = max_seq_len
+        self.default_max_new_frames = default_max_new_frames
         self.min_ref_seconds, self.max_ref_seconds = min_ref_seconds, max_ref_seconds
         weight = model.talker.codec_head.weight
         self.device, self.dtype = weight.device, weight.dtype
         eos = self.config.talker.codec_eos_token_id
         self._suppressed = suppressed_ids(self.config.talker.vocab_size, eos, self.device)
+        self.runner = FrameRunner.configure(
+            self.device, use_cuda_graphs, compile_mode, max_batch_size, static_shapes
+        )
+        self._batch = FrameBatch(
+            model.talker,
+            codec.decoder,
+            capacity=max_batch_size,
+            max_len=max_seq_len,
+            max_new_frames=default_max_new_frames,
+            suppressed=self._suppressed,
+            eos_id=eos,
+            first_chunk_frames=first_chunk_frames,
+            emit_every_frames=emit_every_frames,
+            static_shapes=self.runner.static_shapes,
+        )
+        self.runner.attach(self._batch)
+
+    # Frames per streamed chunk (also how often end of speech is checked): the first chunk, then the rest.
+    @property
+    def emit_every_frames(self) -> int:
+        return self._batch.emit_every_frames
+
+    @emit_every_frames.setter
+    def emit_every_frames(self, value: int) -> None:
+        self._batch.emit_every_frames = value
+
+    @property
+    def first_chunk_frames(self) -> int:
+        return self._batch.first_chunk_frames
+
+    @property
+    def max_batch_size(self) -> int:
+        return self._batch.capacity
 
     @classmethod
     def from_pretrained(
@@ -109,19 +151,13 @@ class TTSEngine:
     ) -> TTSEngine:
         """Loads a local checkpoint directory or a Hugging Face repo id. ``options``: see ``__init__``."""
         from .codec import SpeechTokenizer
-        from .speaker_encoder import SpeakerEncoder
 
         model_dir = resolve_model_dir(name_or_path, revision=revision)
         torch_dtype, device = _dtype(dtype), torch.device(device)
         config = ModelConfig.from_file(model_dir / "config.json")
         generation_path = model_dir / "generation_config.json"
         generation = read_json(generation_path) if generation_path.is_file() else {}
-        speaker_encoder = SpeakerEncoder(config.speaker_encoder) if config.tts_model_type == "base" else None
-        model = TTSModel(config, speaker_encoder)
-        load_weights(
-            model, read_weights(model_dir), ignore_prefixes=() if speaker_encoder else ("speaker_encoder.",)
-        )
-        model.to(device=device, dtype=torch_dtype)
+        model = build_model(model_dir, config, device, torch_dtype)
         codec = SpeechTokenizer.from_dir(model_dir / "speech_tokenizer", device=device, dtype=torch_dtype)
         options.setdefault("default_max_new_frames", int(generation.get("max_new_tokens", 8192)))
         return cls(
@@ -211,36 +247,41 @@ class TTSEngine:
     def stream(self, request: SynthesisRequest) -> Iterator[AudioChunk]:
         """Audio chunks as frames are generated; their concatenation equals ``synthesize(request)``.
 
-        Each frame is decoded exactly once, through the codec decoder's causal streaming state. Inference
-        mode is entered per step, never held across a ``yield`` (the caller's code runs in its own mode).
+        Streams advanced in turn (or from several threads) share the engine's batch: up to ``max_batch_size``
+        of them are decoded together, one frame per step; a request's audio does not depend on the others.
+        Each frame is decoded exactly once, through the codec decoder's causal streaming state. Closing the
+        generator frees the request's row at once. Inference mode is entered per step, never held across a
+        ``yield`` (the caller's code runs in its own mode).
         """
         with torch.inference_mode():
-            blocks, plan = self._generate(request)
-            state = self.codec.decoder.init_state(1)
-            if plan.ref_codes is not None:  # in-context clone: the reference frames are left context only
-                self.codec.decoder.decode_step(plan.ref_codes[None], state)
-        while True:
-            with torch.inference_mode():
-                block = next(blocks, None)
-                if block is None:
+            handle = self._batch.submit(self._plan(request))
+        try:
+            while True:
+                chunk = self._batch.next_chunk(handle)
+                yield chunk
+                if chunk.is_last:
                     return
-                chunk = self._audio_chunk(block, state, plan.ignored)
-            yield chunk
+        finally:
+            self._batch.release(handle)
 
-    def _audio_chunk(self, block: FrameBlock, state, ignored: tuple[str, ...]) -> AudioChunk:
-        if block.codes.shape[0]:
-            samples = self.codec.decoder.decode_step(block.codes[None], state)[0].float().cpu().numpy()
-        else:
-            samples = np.zeros(0, dtype=np.float32)
-        return AudioChunk(
-            samples=samples,
-            codes=block.codes.cpu().numpy().astype(np.int64),
-            ignored=ignored,
-            is_last=block.is_last,
-            finished=block.finished,
-        )
+    def stream_many(self, requests: Sequence[SynthesisRequest]) -> Iterator[tuple[int, AudioChunk]]:
+        """Several requests decoded together: (index into ``requests``, chunk) pairs, each request's chunks
+        in order, all of them until every request has ended."""
+        with torch.inference_mode():
+            handles = [self._batch.submit(self._plan(r)) for r in requests]  # all join the first step
+        live = dict(enumerate(handles))
+        try:
+            while live:
+                for index, handle in list(live.items()):
+                    chunk = self._batch.next_chunk(handle)
+                    yield index, chunk
+                    if chunk.is_last:
+                        del live[index]
+        finally:
+            for handle in handles:
+                self._batch.release(handle)
 
-    def _generate(self, request: SynthesisRequest) -> tuple[Iterator[FrameBlock], object]:
+    def _plan(self, request: SynthesisRequest) -> PlannedStream:
         plan = plan_request(request, self.config, self.model.talker, self._tokenize)
         room = self.max_seq_len - plan.prompt.length
         if room < 1:
@@ -248,33 +289,17 @@ class TTSEngine:
                 f"the prompt takes {plan.prompt.length} positions; this engine holds {self.max_seq_len}: "
                 "shorten the text (or the reference) or raise max_seq_len"
             )
-        max_frames = min(request.max_new_frames or self.default_max_new_frames, room)
-        caches = RequestCaches.allocate(
-            self.model.talker, 1, plan.prompt.length + self.initial_cache_len, plan.prompt.length + max_frames
+        asked = request.max_new_frames or self.default_max_new_frames
+        return PlannedStream(
+            embeds=plan.prompt.embeds,
+            text_rows=plan.prompt.text_rows,
+            ref_codes=plan.ref_codes,
+            sampling=request.sampling.resolved(self.sampling_defaults),
+            seed=request.seed if request.seed is not None else secrets.randbits(63),
+            max_frames=min(asked, self.default_max_new_frames, room),
+            min_frames=request.min_new_frames,
+            ignored=plan.ignored,
         )
-        sampling = request.sampling.resolved(self.sampling_defaults)
-        seed = request.seed if request.seed is not None else secrets.randbits(63)
-        generator = torch.Generator(device=self.device).manual_seed(seed)
-        rules = TalkerLogitsRules(
-            repetition_penalty=torch.tensor([[sampling.repetition_penalty]], device=self.device),
-            min_new_frames=torch.tensor([request.min_new_frames], device=self.device),
-            suppressed=self._suppressed,
-            eos_id=self.config.talker.codec_eos_token_id,
-        )
-        blocks = generate_frames(
-            self.model.talker,
-            plan.prompt.embeds,
-            plan.prompt.text_rows,
-            SamplerTensors.build([sampling], predictor=False, device=self.device),
-            SamplerTensors.build([sampling], predictor=True, device=self.device),
-            rules,
-            max_frames,
-            generator,
-            caches,
-            block_frames=self.emit_every_frames,
-            first_block_frames=self.first_chunk_frames,
-        )
-        return blocks, plan
 
     def _tokenize(self, text: str) -> torch.Tensor:
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -1,7 +1,8 @@
 """Token selection on the device, without host syncs.
 
 Per-row parameters are tensors, so one call serves a batch of independent requests. Sampling draws with the
-exponential-noise trick: argmax(p / E), E ~ Exp(1), is a draw from Categorical(p) (as in gpt-fast).
+exponential-noise trick: argmax(p / E), E ~ Exp(1), is a draw from Categorical(p) (as in gpt-fast), with E a
+hash of each row's draw key (``noise.py``), so a request draws the same alone or batched, eager or in a graph.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .noise import exponential_noise
 from .types import SamplingParams
 
 
@@ -28,20 +30,53 @@ class SamplerTensors:
 
     @classmethod
     def build(cls, params: Sequence[SamplingParams], predictor: bool, device: torch.device) -> SamplerTensors:
-        prefix = "subtalker_" if predictor else ""
-        values = {
-            name: [getattr(p, prefix + name) for p in params]
-            for name in ("do_sample", "temperature", "top_k", "top_p")
-        }
+        values = _values(params, predictor)
         return cls(
             do_sample=torch.tensor(values["do_sample"], dtype=torch.bool, device=device),
             temperature=torch.tensor(values["temperature"], dtype=torch.float32, device=device)[:, None],
             top_k=torch.tensor(values["top_k"], dtype=torch.long, device=device),
             top_p=torch.tensor(values["top_p"], dtype=torch.float32, device=device)[:, None],
-            use_top_p=any(p < 1.0 for p in values["top_p"]),
-            any_sampling=any(values["do_sample"]),
-            shared_top_k=values["top_k"][0] if len(set(values["top_k"])) == 1 else None,
+            **_flags(values),
         )
+
+    def set_row(self, row: int, params: SamplingParams, predictor: bool) -> None:
+        """Writes one row's parameters in place (the tensors may be static buffers of a captured graph)."""
+        values = {name: value[0] for name, value in _values([params], predictor).items()}
+        self.do_sample[row] = values["do_sample"]
+        self.temperature[row] = values["temperature"]
+        self.top_k[row] = values["top_k"]
+        self.top_p[row] = values["top_p"]
+
+    def rows(
+        self, start: int, stop: int, params: Sequence[SamplingParams] | None, predictor: bool
+    ) -> SamplerTensors:
+        """Views of rows [start, stop); their shortcut flags from ``params`` (those rows' values), or, with
+        ``None``, the general flags, which give the same tokens for any values (for a captured graph)."""
+        flags = (
+            _flags(_values(params, predictor))
+            if params is not None
+            else dict(use_top_p=True, any_sampling=True, shared_top_k=None)
+        )
+        span = slice(start, stop)
+        return SamplerTensors(
+            self.do_sample[span], self.temperature[span], self.top_k[span], self.top_p[span], **flags
+        )
+
+
+def _values(params: Sequence[SamplingParams], predictor: bool) -> dict[str, list]:
+    prefix = "subtalker_" if predictor else ""
+    return {
+        name: [getattr(p, prefix + name) for p in params]
+        for name in ("do_sample", "temperature", "top_k", "top_p")
+    }
+
+
+def _flags(values: dict[str, list]) -> dict:
+    return dict(
+        use_top_p=any(p < 1.0 for p in values["top_p"]),
+        any_sampling=any(values["do_sample"]),
+        shared_top_k=values["top_k"][0] if len(set(values["top_k"])) == 1 else None,
+    )
 
 
 def warp(logits: torch.Tensor, params: SamplerTensors) -> torch.Tensor:
@@ -66,13 +101,15 @@ def warp(logits: torch.Tensor, params: SamplerTensors) -> torch.Tensor:
     return logits
 
 
-def sample(logits: torch.Tensor, params: SamplerTensors, generator: torch.Generator | None) -> torch.Tensor:
-    """[B, V] logits -> [B] token ids: argmax for rows without sampling, a warped draw for the others."""
+def sample(logits: torch.Tensor, params: SamplerTensors, keys: torch.Tensor) -> torch.Tensor:
+    """[B, V] logits -> [B] token ids: argmax for rows without sampling, a warped draw for the others.
+
+    ``keys`` [B] int64: each row's draw key (``noise.draw_keys``); equal keys give equal draws."""
     greedy = logits.argmax(dim=-1)
     if not params.any_sampling:
         return greedy
     probs = warp(logits, params).softmax(dim=-1)
-    noise = torch.empty_like(probs).exponential_(1.0, generator=generator)
+    noise = exponential_noise(keys, probs.shape[-1])
     drawn = (probs / noise).argmax(dim=-1)
     return torch.where(params.do_sample, drawn, greedy)
 

@@ -2,10 +2,13 @@
 
 Scheduling. Each job is a generator of PCM chunks (``workers.engine_port.JobOptions.audio``). The worker
 thread steps the active jobs round-robin, one chunk per turn, so concurrent requests advance together and a
-long one cannot starve a short one; every chunk goes to its own job's sink, so audio is never mixed. A job
-whose client is slow (sink full) is skipped until it has room, bounding the audio generated ahead; a cancelled
-job is closed on its next turn, which closes the engine's stream generator — generation stops within one chunk
-of the cancel being seen.
+long one cannot starve a short one; every chunk goes to its own job's sink, so audio is never mixed. Streams
+on one engine share its batch (``optimization.max_batch_size`` rows): the turn of one job runs a step for
+every live stream, and the others' chunks wait in the engine for their turn — the weights are read once per
+frame for all of them. A job whose client is slow (sink full) is skipped until it has room; while it waits,
+its stream still advances with the batch (bounded by the piece's frame cap). A cancelled job is closed on its
+next turn, which closes the engine's stream generator and frees its row — generation stops within one chunk of
+the cancel being seen.
 
 Models. Every configured model can be served: the ``preload`` ones are loaded at start, any other on the first
 job that names it, and all stay resident (the CustomVoice ↔ Base switch is routing, not reloading). Loading

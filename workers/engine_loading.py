@@ -16,7 +16,10 @@ from workers.engine_port import Engine
 _ENGINE_OPTIONS = {
     "optimization.compile_mode": "compile_mode",
     "optimization.use_cuda_graphs": "use_cuda_graphs",
+    "optimization.max_batch_size": "max_batch_size",
     "optimization.streaming.emit_every_frames": "emit_every_frames",
+    "max_frames_per_piece": "default_max_new_frames",
+    "optimization.max_prompt_len + max_frames_per_piece": "max_seq_len",
 }
 
 
@@ -27,11 +30,19 @@ def resolved_dtype(settings: Settings) -> str:
 
 
 def engine_options(settings: Settings, accepted: set[str]) -> dict[str, Any]:
-    """The optimization settings that are set, as engine options; a set key the engine lacks is an error."""
+    """The settings that are set, as engine options; a set key the engine lacks is an error.
+
+    The KV caches are sized here: a row holds ``max_prompt_len + max_frames_per_piece`` positions, and the
+    engine keeps ``max_batch_size`` rows."""
+    optimization = settings.optimization
     values = {
-        "optimization.compile_mode": settings.optimization.compile_mode,
-        "optimization.use_cuda_graphs": settings.optimization.use_cuda_graphs,
-        "optimization.streaming.emit_every_frames": settings.optimization.streaming.emit_every_frames,
+        "optimization.compile_mode": optimization.compile_mode,
+        "optimization.use_cuda_graphs": optimization.use_cuda_graphs,
+        "optimization.max_batch_size": optimization.max_batch_size,
+        "optimization.streaming.emit_every_frames": optimization.streaming.emit_every_frames,
+        "max_frames_per_piece": settings.max_frames_per_piece,
+        "optimization.max_prompt_len + max_frames_per_piece": optimization.max_prompt_len
+        + settings.max_frames_per_piece,
     }
     options = {}
     for key, value in values.items():

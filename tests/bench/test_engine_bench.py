@@ -16,7 +16,7 @@ FRAME_SECONDS = 1920 / 24000
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory) -> TTSEngine:
     path = write_tiny_checkpoint(tmp_path_factory.mktemp("bench") / "cv", "custom_voice", size="1b7")
-    return TTSEngine.from_pretrained(path, max_seq_len=512)
+    return TTSEngine.from_pretrained(path, max_seq_len=512, max_batch_size=3)
 
 
 @pytest.mark.parametrize(("size", "hidden", "mlp"), [("0.6B", 1024, 3072), ("1.7B", 2048, 6144)])
@@ -67,3 +67,7 @@ def test_first_audio_comes_before_the_whole_stream(engine: TTSEngine) -> None:
 def test_batched_steps_produce_every_request_frames(engine: TTSEngine) -> None:
     run = _ours.measure_batch(engine, "Hello world.", frames=6, batch=3)
     assert run["audio_s"] == pytest.approx(3 * 6 * FRAME_SECONDS)
+    assert 0 < run["prefill_s"] < run["total_s"]
+    assert "_admit" not in vars(engine._batch)  # the timer is removed
+    with pytest.raises(ValueError, match="holds 3 rows"):
+        _ours.measure_batch(engine, "Hello world.", frames=2, batch=4)

@@ -1,4 +1,4 @@
-"""Generation: the static-cache path equals a full-recompute path; seeding is deterministic."""
+"""Generation: the batch's static-cache step equals a plain full-recompute path; seeding is deterministic."""
 
 from __future__ import annotations
 
@@ -6,13 +6,8 @@ import numpy as np
 import torch
 
 from qwen_tts import SamplingParams, SynthesisRequest
-from qwen_tts.generation import (
-    RequestCaches,
-    TalkerLogitsRules,
-    generate_frames,
-    process_talker_logits,
-    suppressed_ids,
-)
+from qwen_tts.generation import TalkerLogitsRules, process_talker_logits, suppressed_ids
+from qwen_tts.noise import draw_keys, seed_keys
 from qwen_tts.planning import plan_request
 from qwen_tts.sampling import SamplerTensors, sample
 
@@ -20,38 +15,37 @@ GREEDY = SamplingParams(do_sample=False, subtalker_do_sample=False, repetition_p
 SAMPLED = SamplingParams(do_sample=True, temperature=0.9, top_k=50, top_p=0.9, repetition_penalty=1.1)
 
 
-def _setup(engine, request, sampling):
-    plan = plan_request(request, engine.config, engine.model.talker, engine._tokenize)
+@torch.inference_mode()
+def reference_codes(engine, request: SynthesisRequest, num_frames: int) -> torch.Tensor:
+    """No KV cache, no batch, no views: every token recomputes the whole sequence from scratch, and draws
+    with the same counter-based noise keys (request seed, frame, codebook)."""
+    talker = engine.model.talker
+    predictor, groups = talker.code_predictor, talker.code_predictor.num_code_groups
+    sampling = request.sampling.resolved(engine.sampling_defaults)
+    talker_params = SamplerTensors.build([sampling], predictor=False, device=torch.device("cpu"))
+    predictor_params = SamplerTensors.build([sampling], predictor=True, device=torch.device("cpu"))
+    eos = engine.config.talker.codec_eos_token_id
     rules = TalkerLogitsRules(
         repetition_penalty=torch.tensor([[sampling.repetition_penalty]]),
         min_new_frames=torch.tensor([request.min_new_frames]),
-        suppressed=suppressed_ids(
-            engine.config.talker.vocab_size, engine.config.talker.codec_eos_token_id, "cpu"
-        ),
-        eos_id=engine.config.talker.codec_eos_token_id,
+        suppressed=suppressed_ids(engine.config.talker.vocab_size, eos, "cpu"),
+        eos_id=eos,
     )
-    talker_params = SamplerTensors.build([sampling], predictor=False, device=torch.device("cpu"))
-    predictor_params = SamplerTensors.build([sampling], predictor=True, device=torch.device("cpu"))
-    return plan, rules, talker_params, predictor_params
-
-
-@torch.inference_mode()
-def reference_frames(talker, plan, rules, talker_params, predictor_params, num_frames, generator):
-    """No KV cache anywhere: every step recomputes the whole sequence from scratch."""
-    predictor = talker.code_predictor
+    key = seed_keys(torch.tensor([request.seed]))
+    plan = plan_request(request, engine.config, talker, engine._tokenize)
     sequence = plan.prompt.embeds  # [1, T, D]
     seen = torch.zeros(1, talker.codec_head.out_features, dtype=torch.bool)
-    frames = []
 
     def talker_step(seq):
-        pos = torch.arange(seq.shape[1])[None]
-        logits, hidden = talker(seq, pos)
+        logits, hidden = talker(seq, torch.arange(seq.shape[1])[None])
         return logits[:, -1], hidden[:, -1:]
 
     logits, hidden = talker_step(sequence)
+    frames = []
     for frame in range(num_frames):
+        f = torch.tensor([frame])
         code0 = sample(
-            process_talker_logits(logits, seen, torch.tensor([frame]), rules), talker_params, generator
+            process_talker_logits(logits, seen, f, rules), talker_params, draw_keys(key, f, 0, groups)
         )
         seen[0, code0] = True
         inputs = torch.cat([hidden, talker.codec_embedding(code0)[:, None]], dim=1)
@@ -60,7 +54,7 @@ def reference_frames(talker, plan, rules, talker_params, predictor_params, num_f
             if j > 0:
                 inputs = torch.cat([inputs, predictor.codec_embedding[j - 1](codes[-1])[:, None]], dim=1)
             h = predictor(inputs, torch.arange(inputs.shape[1])[None])[:, -1]
-            codes.append(sample(head(h), predictor_params, generator))
+            codes.append(sample(head(h), predictor_params, draw_keys(key, f, j + 1, groups)))
         frame_codes = torch.stack(codes, dim=-1)  # [1, G]
         frames.append(frame_codes)
         text_rows = plan.prompt.text_rows
@@ -70,29 +64,17 @@ def reference_frames(talker, plan, rules, talker_params, predictor_params, num_f
     return torch.cat(frames)
 
 
-def _static_frames(engine, plan, rules, talker_params, predictor_params, num_frames, generator):
-    with torch.inference_mode():
-        talker = engine.model.talker
-        # A small initial cache, so the run also crosses a cache growth.
-        caches = RequestCaches.allocate(talker, 1, plan.prompt.length + 2, plan.prompt.length + num_frames)
-        blocks = generate_frames(
-            talker, plan.prompt.embeds, plan.prompt.text_rows, talker_params, predictor_params,
-            rules, num_frames, generator, caches, block_frames=3, first_block_frames=2,
-        )  # fmt: skip
-        return torch.cat([b.codes for b in blocks])
-
-
 def test_static_cache_equals_full_recompute_greedy_and_sampled(tiny_engine):
     engine = tiny_engine("custom_voice_1b7")
     for sampling in (GREEDY, SAMPLED):
-        request = SynthesisRequest(text="Hello world, the voice", speaker="ryan", min_new_frames=12)
-        sampling = sampling.resolved(engine.sampling_defaults)
-        with torch.inference_mode():
-            setup = _setup(engine, request, sampling)
-        static = _static_frames(engine, *setup, 10, torch.Generator().manual_seed(7))
-        reference = reference_frames(engine.model.talker, *setup, 10, torch.Generator().manual_seed(7))
+        request = SynthesisRequest(
+            text="Hello world, the voice", speaker="ryan", min_new_frames=10, max_new_frames=10,
+            sampling=sampling, seed=7,
+        )  # fmt: skip
+        static = engine.synthesize(request).codes
+        reference = reference_codes(engine, request, 10).numpy()
         assert static.shape == (10, 16)
-        assert torch.equal(static, reference)
+        assert np.array_equal(static, reference)
 
 
 def test_same_seed_same_output_different_seed_different_output(tiny_engine):

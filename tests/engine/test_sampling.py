@@ -9,6 +9,7 @@ import torch
 
 from qwen_tts import SamplingParams
 from qwen_tts.generation import TalkerLogitsRules, process_talker_logits, suppressed_ids
+from qwen_tts.noise import draw_keys, exponential_noise, seed_keys
 from qwen_tts.sampling import SamplerTensors, penalize_repetition, sample, warp
 
 CPU = torch.device("cpu")
@@ -62,19 +63,46 @@ def test_draws_follow_the_distribution():
     probs = [0.5, 0.3, 0.15, 0.05]
     rows = 40000
     logits = _log(probs).expand(rows, -1)
-    draws = sample(logits, _params(rows), torch.Generator().manual_seed(0))
+    draws = sample(
+        logits,
+        _params(rows),
+        draw_keys(seed_keys(torch.arange(rows)), torch.zeros(rows, dtype=torch.long), 0, 16),
+    )
     freq = torch.bincount(draws, minlength=4).float() / rows
     torch.testing.assert_close(freq, torch.tensor(probs), atol=0.01, rtol=0)
 
 
-def test_same_generator_seed_same_draws_and_greedy_ignores_noise():
+def test_same_key_same_draws_and_greedy_ignores_noise():
     logits = torch.randn(64, 100, generator=torch.Generator().manual_seed(1))
-    first = sample(logits, _params(64), torch.Generator().manual_seed(5))
-    again = sample(logits, _params(64), torch.Generator().manual_seed(5))
-    other = sample(logits, _params(64), torch.Generator().manual_seed(6))
+    keys = seed_keys(torch.arange(64))
+    first = sample(logits, _params(64), keys)
+    again = sample(logits, _params(64), keys.clone())
+    other = sample(logits, _params(64), keys + 1)
     assert torch.equal(first, again) and not torch.equal(first, other)
     greedy = _params(64, do_sample=False)
-    assert torch.equal(sample(logits, greedy, torch.Generator().manual_seed(5)), logits.argmax(-1))
+    assert torch.equal(sample(logits, greedy, keys), logits.argmax(-1))
+
+
+def test_a_rows_draw_does_not_depend_on_the_other_rows():
+    logits = torch.randn(8, 300, generator=torch.Generator().manual_seed(2))
+    keys = seed_keys(torch.arange(8) * 7919)
+    together = sample(logits, _params(8), keys)
+    alone = torch.cat([sample(logits[i : i + 1], _params(1), keys[i : i + 1]) for i in range(8)])
+    assert torch.equal(together, alone)
+
+
+def test_noise_is_exponential_and_keys_decorrelate():
+    frame = torch.arange(2000)
+    keys = draw_keys(seed_keys(torch.tensor([42])).expand(2000), frame, 3, 16)
+    assert keys.unique().numel() == 2000  # distinct frames, distinct keys
+    noise = exponential_noise(keys, 512)
+    assert noise.min() > 0 and torch.isfinite(noise).all()
+    assert abs(noise.mean().item() - 1.0) < 0.01 and abs(noise.var().item() - 1.0) < 0.02
+    # neighbouring frames and token ids are uncorrelated
+    assert abs(torch.corrcoef(torch.stack([noise[:-1].flatten(), noise[1:].flatten()]))[0, 1]) < 0.01
+    assert abs(torch.corrcoef(torch.stack([noise[:, :-1].flatten(), noise[:, 1:].flatten()]))[0, 1]) < 0.01
+    # the high half of a 63-bit seed matters
+    assert not torch.equal(seed_keys(torch.tensor([5])), seed_keys(torch.tensor([5 + (1 << 40)])))
 
 
 def test_rows_sample_independently_with_their_own_parameters():
@@ -85,7 +113,7 @@ def test_rows_sample_independently_with_their_own_parameters():
         predictor=False,
         device=CPU,
     )  # fmt: skip
-    assert sample(logits, mixed, torch.Generator().manual_seed(0)).tolist() == [2, 2]
+    assert sample(logits, mixed, seed_keys(torch.arange(2))).tolist() == [2, 2]
 
 
 def test_repetition_penalty_divides_positive_and_multiplies_negative_seen_logits():

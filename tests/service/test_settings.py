@@ -96,3 +96,24 @@ def test_resident_models_bring_the_base_counterpart_unless_preload_is_set() -> N
     explicit = load_settings({"preload_models": ["1.7B-VoiceDesign"]}, env={})
     assert resident_models(explicit) == ["0.6B-CustomVoice", "1.7B-VoiceDesign"]
     assert resident_models(load_settings({"default_model": "0.6B-Base"}, env={})) == ["0.6B-Base"]
+
+
+def test_settings_become_engine_options_and_size_the_caches(tmp_path: Path) -> None:
+    import inspect
+
+    from qwen_tts import TTSEngine
+    from workers.engine_loading import engine_options
+
+    accepted = set(inspect.signature(TTSEngine.__init__).parameters)
+    settings = load_settings(env=_config(tmp_path, ORIGINAL_CONFIG), overrides={"max_frames_per_piece": 1000})
+    options = engine_options(settings, accepted)
+    assert options == {
+        "compile_mode": "max-autotune",
+        "use_cuda_graphs": True,
+        "max_batch_size": 4,
+        "emit_every_frames": 24,
+        "default_max_new_frames": 1000,
+        "max_seq_len": 1024 + 1000,  # optimization.max_prompt_len + max_frames_per_piece
+    }
+    with pytest.raises(SettingsError, match="max_batch_size"):
+        engine_options(settings, accepted - {"max_batch_size"})

@@ -1,0 +1,361 @@
+"""Continuous batching: independent requests decoded together, one frame per step, on static buffers.
+
+``FrameBatch`` holds ``capacity`` rows of state on the device — KV caches (``static_cache.py``), the talker's
+last hidden state, the pending codebook-0 token, positions, frame counters, repetition masks, each row's
+sampling parameters and noise key, and the code history — and a step advances every live row by one frame
+(talker step + the code predictor's steps + sampling), so the weights are read once per frame for the whole
+batch. Each request keeps its own length, sampling parameters, seed and end: its tokens are the same alone or
+in any batch (sampling noise is a hash of its seed and frame, ``noise.py``).
+
+Live rows are kept contiguous ([0, n)): a request that ends moves the last row into its place, so the eager
+step runs on exactly n rows. With ``FrameRunner`` in graph or compile mode the step runs on the smallest
+captured size >= n, over every cache position (static shapes); the spare rows compute harmlessly.
+
+The host learns about end of speech only when some request has a chunk due (every ``first_chunk_frames`` /
+``emit_every_frames`` frames of that request): one device-to-host copy for all requests due at that step.
+Frames generated past an end (at most one chunk's worth) are dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import count
+
+import numpy as np
+import torch
+
+from .generation import TalkerLogitsRules, predict_codes, prefill, process_talker_logits
+from .model import Talker
+from .noise import draw_keys, seed_keys
+from .sampling import SamplerTensors, sample
+from .static_cache import StaticCaches
+from .types import AudioChunk, SamplingParams
+
+KV_LEN_STEP = 64  # the eager step attends over the longest live length rounded up to this
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedStream:
+    """One request, ready to decode: its prompt and what bounds and shapes its generation."""
+
+    embeds: torch.Tensor  # [1, T, D]
+    text_rows: torch.Tensor  # [1, L + 1, D]: trailing text rows, then tts_pad
+    ref_codes: torch.Tensor | None  # [frames, G]: codec left context (in-context clones)
+    sampling: SamplingParams  # resolved
+    seed: int
+    max_frames: int
+    min_frames: int
+    ignored: tuple[str, ...] = ()
+
+
+@dataclass(eq=False, slots=True)
+class _Stream:
+    plan: PlannedStream
+    row: int | None = None  # None: waiting for a free row
+    frames: int = 0  # frames generated
+    emitted: int = 0  # frames delivered (or dropped past the end)
+    decoder_state: object = None
+    chunks: deque[AudioChunk] = field(default_factory=deque)
+    error: BaseException | None = None
+    done: bool = False  # the last chunk is queued (or an error is set)
+
+
+class FrameBatch:
+    """Rows of independent requests on one talker, advanced together (thread-safe)."""
+
+    def __init__(
+        self,
+        talker: Talker,
+        codec_decoder,
+        *,
+        capacity: int,
+        max_len: int,
+        max_new_frames: int,
+        suppressed: torch.Tensor,
+        eos_id: int,
+        first_chunk_frames: int = 1,
+        emit_every_frames: int = 4,
+        static_shapes: bool = False,
+    ) -> None:
+        if capacity < 1 or max_len < 2 or max_new_frames < 1:
+            raise ValueError("capacity and max_new_frames must be >= 1, max_len >= 2")
+        weight = talker.codec_head.weight
+        device, dtype = weight.device, weight.dtype
+        self.talker, self.codec_decoder = talker, codec_decoder
+        # A row holds max_len positions (prompt + frames) and the codes of max_new_frames frames.
+        self.capacity, self.max_len, self.max_new_frames = capacity, max_len, min(max_new_frames, max_len - 1)
+        self.first_chunk_frames, self.emit_every_frames = first_chunk_frames, emit_every_frames
+        self.static_shapes = static_shapes
+        self.groups = talker.code_predictor.num_code_groups
+        self.caches = StaticCaches(talker, capacity, self.max_len, lazy=not static_shapes)
+        width, vocab = talker.codec_head.in_features, talker.codec_head.out_features
+        new = dict(device=device)
+        self.hidden = torch.zeros(capacity, 1, width, dtype=dtype, **new)
+        self.text_in = torch.zeros(capacity, 1, width, dtype=dtype, **new)
+        self.code0 = torch.zeros(capacity, dtype=torch.long, **new)
+        self.pos = torch.zeros(capacity, dtype=torch.long, **new)  # the next talker position
+        self.frame = torch.zeros(capacity, dtype=torch.long, **new)  # frames completed
+        self.keys = torch.zeros(capacity, dtype=torch.long, **new)
+        self.seen = torch.zeros(capacity, vocab, dtype=torch.bool, **new)
+        self.history = torch.zeros(capacity, self.max_new_frames, self.groups, dtype=torch.long, **new)
+        self.rows = torch.arange(capacity, **new)
+        defaults = [SamplingParams(False, 1.0, 0, 1.0, 1.0, False, 1.0, 0, 1.0)] * capacity
+        self.talker_params = SamplerTensors.build(defaults, predictor=False, device=device)
+        self.predictor_params = SamplerTensors.build(defaults, predictor=True, device=device)
+        self.rules = TalkerLogitsRules(
+            repetition_penalty=torch.ones(capacity, 1, **new),
+            min_new_frames=torch.zeros(capacity, dtype=torch.long, **new),
+            suppressed=suppressed,
+            eos_id=eos_id,
+        )
+        self._live: list[_Stream] = []  # by row
+        self._waiting: deque[_Stream] = deque()
+        self._streams: dict[int, _Stream] = {}
+        self._handles = count()
+        self._lock = threading.RLock()
+        self._step_views: tuple | None = None  # sampling views of the live rows (rebuilt when they change)
+        self.frame_fn: Callable[[int, int], None] = self.frame_step  # FrameRunner may replace it
+
+    # ---- requests ----
+    def submit(self, plan: PlannedStream) -> int:
+        """Queues a request; it takes a row on the next step that has one free. Returns its handle."""
+        length = plan.embeds.shape[1]
+        if length + plan.max_frames > self.max_len or not 1 <= plan.max_frames <= self.max_new_frames:
+            raise ValueError(
+                f"a prompt of {length} positions and {plan.max_frames} frames does not fit a row of "
+                f"{self.max_len} positions and {self.max_new_frames} frames"
+            )
+        with self._lock:
+            handle = next(self._handles)
+            stream = _Stream(plan)
+            self._streams[handle] = stream
+            self._waiting.append(stream)
+            return handle
+
+    def next_chunk(self, handle: int) -> AudioChunk:
+        """The request's next chunk, stepping the batch (every live request) until it has one."""
+        with self._lock:
+            stream = self._streams[handle]
+            while not stream.chunks:
+                if stream.error is not None:
+                    raise stream.error
+                if stream.done:
+                    raise RuntimeError(f"stream {handle} has no more chunks")
+                self.step()
+            return stream.chunks.popleft()
+
+    def release(self, handle: int) -> None:
+        """Forgets a request (finished or cancelled): its row is freed at once."""
+        with self._lock:
+            stream = self._streams.pop(handle, None)
+            if stream is None:
+                return
+            if stream.row is not None:
+                self._free_row(stream)
+            elif stream in self._waiting:
+                self._waiting.remove(stream)
+
+    @property
+    def num_live(self) -> int:
+        return len(self._live)
+
+    @property
+    def num_waiting(self) -> int:
+        return len(self._waiting)
+
+    # ---- stepping ----
+    @torch.inference_mode()
+    def step(self) -> None:
+        """Admits waiting requests into free rows, then advances every live row by one frame."""
+        with self._lock:
+            while self._waiting and len(self._live) < self.capacity:
+                self._admit(self._waiting.popleft())
+            n = len(self._live)
+            if n == 0:
+                return
+            for stream in self._live:
+                self._feed_text(stream)
+            try:
+                self.frame_fn(n, self._kv_len())
+            except BaseException as e:  # the rows' state is unknown now: every live request fails
+                for stream in list(self._live):
+                    self._fail(stream, e)
+                raise
+            for stream in self._live:
+                stream.frames += 1
+            self._emit_due()
+
+    def frame_step(self, n: int, kv_len: int) -> None:
+        """One frame for rows [0, n): the code predictor completes each row's frame, the talker consumes it,
+        and the next codebook-0 token is sampled. Only in-place writes to the batch's buffers (graph-safe)."""
+        talker, rows = self.talker, self.rows[:n]
+        talker_params, predictor_params, rules = self._views(n)
+        keys, frame, code0 = self.keys[:n], self.frame[:n], self.code0[:n]
+        rest = predict_codes(
+            talker.code_predictor,
+            self.hidden[:n],
+            talker.codec_embedding(code0)[:, None],
+            predictor_params,
+            keys,
+            frame,
+            self.caches.predictor_views(n),
+        )
+        codes = torch.cat([code0[:, None], rest], dim=-1)  # [n, G]
+        self.history[rows, frame.clamp(max=self.max_new_frames - 1)] = codes
+        x = talker.embed_frames(codes)[:, None] + self.text_in[:n]
+        position = self.pos[:n, None].clamp(max=self.max_len - 1)  # spare graph rows may run past the end
+        logits, hidden = talker(x, position, self.caches.talker_views(0, n, kv_len))
+        self.seen[:n].scatter_(1, code0[:, None], True)
+        frame += 1
+        self.pos[:n] += 1
+        logits = process_talker_logits(logits[:, -1], self.seen[:n], frame, rules)
+        self.code0[:n] = sample(logits, talker_params, draw_keys(keys, frame, 0, self.groups))
+        self.hidden[:n] = hidden
+
+    # ---- internals ----
+    def _views(self, n: int) -> tuple[SamplerTensors, SamplerTensors, TalkerLogitsRules]:
+        if self.static_shapes:  # general flags: right for whatever rows a replay meets
+            return (
+                self.talker_params.rows(0, n, None, predictor=False),
+                self.predictor_params.rows(0, n, None, predictor=True),
+                self.rules.rows(0, n),
+            )
+        if self._step_views is None or self._step_views[0] != n:
+            params = [s.plan.sampling for s in self._live[:n]]
+            self._step_views = (
+                n,
+                self.talker_params.rows(0, n, params, predictor=False),
+                self.predictor_params.rows(0, n, params, predictor=True),
+                self.rules.rows(0, n),
+            )
+        return self._step_views[1:]
+
+    def _kv_len(self) -> int:
+        if self.static_shapes:
+            return self.max_len
+        longest = max(s.plan.embeds.shape[1] + s.frames + 1 for s in self._live)
+        return min(-(-longest // KV_LEN_STEP) * KV_LEN_STEP, self.max_len)
+
+    def _admit(self, stream: _Stream) -> None:
+        """Prefills the request into row n (a batch of one) and samples its first codebook-0 token."""
+        plan, row = stream.plan, len(self._live)
+        try:
+            length = plan.embeds.shape[1]
+            self.talker_params.set_row(row, plan.sampling, predictor=False)
+            self.predictor_params.set_row(row, plan.sampling, predictor=True)
+            self.rules.repetition_penalty[row] = plan.sampling.repetition_penalty
+            self.rules.min_new_frames[row] = plan.min_frames
+            self.keys[row] = seed_keys(torch.tensor([plan.seed]))[0]
+            self.seen[row] = False
+            self.frame[row] = 0
+            self.pos[row] = length
+            self.caches.ensure_finite(length)
+            logits, hidden = prefill(self.talker, plan.embeds, self.caches.talker_views(row, 1, length))
+            self.hidden[row] = hidden[0]
+            one = slice(row, row + 1)
+            self.code0[row] = sample(
+                process_talker_logits(logits, self.seen[one], self.frame[one], self.rules.rows(row, row + 1)),
+                self.talker_params.rows(row, row + 1, [plan.sampling], predictor=False),
+                draw_keys(self.keys[one], self.frame[one], 0, self.groups),
+            )[0]
+            stream.decoder_state = self.codec_decoder.init_state(1)
+            if plan.ref_codes is not None:  # in-context clone: the reference frames are left context only
+                self.codec_decoder.decode_step(plan.ref_codes[None], stream.decoder_state)
+        except BaseException as e:
+            self._fail(stream, e)
+            return
+        stream.row = row
+        self._live.append(stream)
+        self._step_views = None
+
+    def _feed_text(self, stream: _Stream) -> None:
+        """The text row of the frame the next step completes (set once the text is used up)."""
+        rows = stream.plan.text_rows
+        last = rows.shape[1] - 1
+        if stream.frames <= last:
+            self.text_in[stream.row, 0] = rows[0, stream.frames]
+
+    def _emit_due(self) -> None:
+        due = [s for s in self._live if self._is_due(s)]
+        if not due:
+            return
+        # One device-to-host copy for every request due now: its new frames and its pending codebook-0 token.
+        blocks = [self.history[s.row, s.emitted : s.frames] for s in due]
+        on_host = torch.cat(
+            [*blocks, self.code0[[s.row for s in due]][:, None].expand(-1, self.groups)]
+        ).cpu()
+        new_codes = on_host[: sum(b.shape[0] for b in blocks)].split([b.shape[0] for b in blocks])
+        next0 = on_host[-len(due) :, 0].tolist()
+        eos = self.rules.eos_id
+        ended = []
+        for stream, codes, block, after in zip(due, new_codes, blocks, next0, strict=True):
+            starts = codes[:, 0].tolist()
+            at_cap = stream.frames >= stream.plan.max_frames
+            if eos in starts:
+                keep, finished, is_last = starts.index(eos), True, True
+            else:
+                keep, finished, is_last = len(starts), at_cap and after == eos, at_cap
+            self._deliver(stream, codes[:keep], block[:keep], finished, is_last)
+            if is_last:
+                ended.append(stream)
+        for stream in ended:
+            self._free_row(stream)
+
+    def _is_due(self, stream: _Stream) -> bool:
+        pending = stream.frames - stream.emitted
+        size = self.first_chunk_frames if stream.emitted == 0 else self.emit_every_frames
+        return pending >= size or stream.frames >= stream.plan.max_frames
+
+    def _deliver(
+        self, stream: _Stream, codes: torch.Tensor, block: torch.Tensor, finished: bool, is_last: bool
+    ):
+        if codes.shape[0]:
+            samples = self.codec_decoder.decode_step(block[None], stream.decoder_state)[0]
+            samples = samples.float().cpu().numpy()
+        else:
+            samples = np.zeros(0, dtype=np.float32)
+        stream.emitted = stream.frames
+        stream.chunks.append(
+            AudioChunk(
+                samples=samples,
+                codes=codes.numpy().astype(np.int64),
+                ignored=stream.plan.ignored,
+                is_last=is_last,
+                finished=finished,
+            )
+        )
+        stream.done = is_last
+
+    def _fail(self, stream: _Stream, error: BaseException) -> None:
+        stream.error, stream.done = error, True
+        if stream.row is not None:
+            self._free_row(stream)
+
+    def _free_row(self, stream: _Stream) -> None:
+        """Frees the stream's row; the last live row moves into it, so live rows stay [0, n)."""
+        row, last = stream.row, len(self._live) - 1
+        stream.row = None
+        moved = self._live.pop()
+        if moved is not stream:
+            self._move_row(moved, last, row)
+            self._live[row] = moved
+        self._step_views = None
+
+    def _move_row(self, stream: _Stream, src: int, dst: int) -> None:
+        self.caches.move_row(src, dst, stream.plan.embeds.shape[1] + stream.frames)
+        for buf in (self.hidden, self.text_in, self.code0, self.pos, self.frame, self.keys, self.seen):
+            buf[dst] = buf[src]
+        self.history[dst, : stream.frames] = self.history[src, : stream.frames]
+        for params in (self.talker_params, self.predictor_params):
+            for t in _tensors(params):
+                t[dst] = t[src]
+        self.rules.repetition_penalty[dst] = self.rules.repetition_penalty[src]
+        self.rules.min_new_frames[dst] = self.rules.min_new_frames[src]
+        stream.row = dst
+
+
+def _tensors(params: SamplerTensors) -> tuple[torch.Tensor, ...]:
+    return params.do_sample, params.temperature, params.top_k, params.top_p

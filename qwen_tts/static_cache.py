@@ -1,0 +1,96 @@
+"""Static KV caches of a batch: allocated once, sized by the engine's limits (not the model's 32k positions).
+
+``capacity`` rows of ``max_len`` positions for every talker layer, and of ``num_code_groups`` positions for
+every code-predictor layer (a frame is exactly that long). A step reads and writes them through ``RowsView``,
+which attends over the first ``kv_len`` positions only: the eager path passes the longest live length (rounded
+up), so a short request does not pay for the whole allocation; a captured graph passes ``max_len``.
+
+On CPU the talker caches are allocated lazily (``torch.empty``: the pages of unused positions are never
+touched, so process memory follows what is used) and zeroed up to a high-water mark as positions come into
+use: attention multiplies masked-out values by zero weights, so everything within ``kv_len`` must be finite.
+Values a departed request left behind are finite and masked; only never-written memory needs zeroing.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .model import Talker
+
+
+class RowsView:
+    """The ``KVStore`` of one layer for rows [start, start + n), attending over positions [0, kv_len)."""
+
+    __slots__ = ("k", "kv_len", "v")
+
+    def __init__(self, k: torch.Tensor, v: torch.Tensor, start: int, n: int, kv_len: int) -> None:
+        self.k, self.v, self.kv_len = k[start : start + n], v[start : start + n], kv_len
+
+    @property
+    def max_len(self) -> int:  # the key positions the layer attends over
+        return self.kv_len
+
+    def update(
+        self, input_pos: torch.Tensor, k: torch.Tensor, v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Writes k, v [n, H_kv, T, D] at slots input_pos [n, T]; returns the attended part of the cache."""
+        rows = torch.arange(k.shape[0], device=k.device)[:, None]  # [n, 1]
+        # Advanced indices split by a slice put the indexed dims first: the target is [n, T, H_kv, D].
+        self.k[rows, :, input_pos] = k.transpose(1, 2)
+        self.v[rows, :, input_pos] = v.transpose(1, 2)
+        return self.k[:, :, : self.kv_len], self.v[:, :, : self.kv_len]
+
+
+class _LayerCaches:
+    """k and v of every layer of one transformer, [capacity, H_kv, length, D] each."""
+
+    def __init__(self, spec, capacity: int, length: int, dtype, device, lazy: bool) -> None:
+        make = torch.empty if lazy else torch.zeros
+        shape = (capacity, spec.num_kv_heads, length, spec.head_dim)
+        self.k = [make(shape, dtype=dtype, device=device) for _ in range(spec.num_layers)]
+        self.v = [make(shape, dtype=dtype, device=device) for _ in range(spec.num_layers)]
+
+    def views(self, start: int, n: int, kv_len: int) -> list[RowsView]:
+        return [RowsView(k, v, start, n, kv_len) for k, v in zip(self.k, self.v, strict=True)]
+
+    def zero(self, start: int, stop: int) -> None:
+        for t in (*self.k, *self.v):
+            t[:, :, start:stop].zero_()
+
+    def copy_row(self, src: int, dst: int, length: int) -> None:
+        for t in (*self.k, *self.v):
+            t[dst, :, :length] = t[src, :, :length]
+
+
+class StaticCaches:
+    def __init__(self, talker: Talker, capacity: int, max_len: int, *, lazy: bool) -> None:
+        weight = talker.codec_head.weight
+        dtype, device = weight.dtype, weight.device
+        predictor = talker.code_predictor
+        self.capacity, self.max_len, self.lazy = capacity, max_len, lazy
+        self.talker = _LayerCaches(talker.transformer.spec, capacity, max_len, dtype, device, lazy)
+        groups = predictor.num_code_groups
+        self.predictor = _LayerCaches(predictor.transformer.spec, capacity, groups, dtype, device, False)
+        self._zeroed = 0 if lazy else max_len  # talker positions [0, _zeroed) hold finite values in every row
+
+    def ensure_finite(self, length: int) -> None:
+        """Makes talker positions [0, length) finite in every row (zeroing never-written memory)."""
+        if length > self._zeroed:
+            self.talker.zero(self._zeroed, length)
+            self._zeroed = length
+
+    def talker_views(self, start: int, n: int, kv_len: int) -> list[RowsView]:
+        self.ensure_finite(kv_len)
+        return self.talker.views(start, n, kv_len)
+
+    def predictor_views(self, n: int) -> list[RowsView]:
+        return self.predictor.views(0, n, self.predictor.k[0].shape[2])
+
+    def move_row(self, src: int, dst: int, talker_len: int) -> None:
+        """Row ``src``'s caches (its first ``talker_len`` talker positions) into row ``dst``."""
+        self.talker.copy_row(src, dst, talker_len)
+        self.predictor.copy_row(src, dst, self.predictor.k[0].shape[2])
+
+    def nbytes(self) -> int:
+        layers = (*self.talker.k, *self.talker.v, *self.predictor.k, *self.predictor.v)
+        return sum(t.numel() * t.element_size() for t in layers)

@@ -1,0 +1,173 @@
+"""Batched decoding: requests decoded together give exactly what each gives alone.
+
+Each request keeps its own length, sampling parameters, seed and end; rows join (from the waiting queue) and
+leave (end of speech, frame cap, cancellation) while the others go on; threads share one batch.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from qwen_tts import SamplingParams, SynthesisRequest, TTSEngine
+from qwen_tts.runner import FrameRunner, batch_sizes
+
+SAMPLINGS = [
+    SamplingParams(do_sample=False, subtalker_do_sample=False),
+    SamplingParams(temperature=0.7, top_k=20),
+    SamplingParams(temperature=1.1, top_k=0, top_p=0.8, repetition_penalty=1.3),
+    SamplingParams(subtalker_temperature=0.5, subtalker_top_p=0.9),
+    SamplingParams(do_sample=True, subtalker_do_sample=False, top_k=5),
+]
+
+
+@pytest.fixture(scope="module")
+def batched(tiny_checkpoint):
+    """A CustomVoice engine with 3 rows where some requests end by themselves: EOS's output row is made a
+    slightly larger copy of a frequent code's row, so EOS comes where that code would (random weights alone
+    rarely end)."""
+    engine = TTSEngine.from_pretrained(tiny_checkpoint("custom_voice_1b7"), max_seq_len=256, max_batch_size=3)
+    code0 = np.concatenate([engine.synthesize(r).codes[:, 0] for r in _requests(engine)])
+    values, counts = np.unique(code0, return_counts=True)
+    second_most_common = int(values[np.argsort(counts, kind="stable")[-2]])
+    head = engine.model.talker.codec_head.weight
+    with torch.no_grad():
+        head[engine.config.talker.codec_eos_token_id] = head[second_most_common] * 1.02
+    return engine
+
+
+def _requests(engine, count=5):
+    speakers = engine.speakers
+    return [
+        SynthesisRequest(
+            text=f"Request number {i}, with its own words." + " More." * i,
+            speaker=speakers[i % len(speakers)],
+            sampling=SAMPLINGS[i % len(SAMPLINGS)],
+            max_new_frames=5 + 3 * i,
+            min_new_frames=0 if i % 2 else 3,
+            seed=100 + i,
+        )
+        for i in range(count)
+    ]
+
+
+def _joined(chunks):
+    return np.concatenate([c.codes for c in chunks]), np.concatenate([c.samples for c in chunks])
+
+
+def test_batched_equals_each_request_alone(batched):
+    requests = _requests(batched)
+    alone = [batched.synthesize(r) for r in requests]
+    assert any(a.finished and len(a.codes) < r.max_new_frames for a, r in zip(alone, requests, strict=True))
+    assert any(len(a.codes) == r.max_new_frames for a, r in zip(alone, requests, strict=True))
+    chunks: dict[int, list] = {i: [] for i in range(len(requests))}
+    most_live = 0
+    for index, chunk in batched.stream_many(requests):  # 5 requests on 3 rows: two wait, then join
+        chunks[index].append(chunk)
+        most_live = max(most_live, batched._batch.num_live)
+    assert most_live == 3
+    for index, expected in enumerate(alone):
+        codes, samples = _joined(chunks[index])
+        assert np.array_equal(codes, expected.codes), index
+        np.testing.assert_allclose(samples, expected.samples, atol=1e-5)
+        assert chunks[index][-1].is_last and chunks[index][-1].finished == expected.finished
+    assert batched._batch.num_live == 0 and batched._batch.num_waiting == 0
+
+
+def test_a_cancelled_stream_frees_its_row_and_the_others_are_unchanged(batched):
+    requests = _requests(batched, 4)
+    alone = [batched.synthesize(r) for r in requests]
+    streams = [batched.stream(r) for r in requests]
+    got: dict[int, list] = {i: [next(s)] for i, s in enumerate(streams[:3])}  # three rows taken
+    streams[0].close()  # cancel: its row goes to the waiting request
+    assert batched._batch.num_live == 2
+    got[3] = [next(streams[3])]
+    assert batched._batch.num_live == 3
+    for index in (1, 2, 3):
+        got[index].extend(streams[index])
+        codes, _ = _joined(got[index])
+        assert np.array_equal(codes, alone[index].codes)
+    assert batched._batch.num_live == 0
+
+
+def test_threads_share_the_batch(batched):
+    requests = _requests(batched, 3)
+    alone = [batched.synthesize(r).codes for r in requests]
+    results: dict[int, np.ndarray] = {}
+
+    def run(index):
+        results[index] = _joined(list(batched.stream(requests[index])))[0]
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert all(np.array_equal(results[i], alone[i]) for i in range(3))
+
+
+def test_a_failing_prompt_fails_only_its_request(batched):
+    too_long = SynthesisRequest(text="word " * 400, speaker=batched.speakers[0], max_new_frames=4)
+    good = _requests(batched, 1)[0]
+    with pytest.raises(ValueError, match="max_seq_len"):
+        batched.synthesize(too_long)
+    assert np.array_equal(batched.synthesize(good).codes, batched.synthesize(good).codes)
+
+
+def test_runner_options_are_checked():
+    cpu = torch.device("cpu")
+    assert not FrameRunner.configure(cpu, None, None, 4).static_shapes
+    assert FrameRunner.configure(cpu, None, "default", 4).static_shapes
+    with pytest.raises(ValueError, match="CUDA device"):
+        FrameRunner.configure(cpu, True, None, 4)
+    with pytest.raises(ValueError, match="compile_mode must be"):
+        FrameRunner.configure(cpu, None, "fastest", 4)
+    # the original server's max-autotune + graphs: Inductor's kernels inside the engine's frame graphs
+    graphed = FrameRunner.configure(torch.device("cuda"), True, "max-autotune", 4)
+    assert graphed.use_cuda_graphs and graphed.compile_mode == "max-autotune-no-cudagraphs"
+    assert FrameRunner.configure(torch.device("cuda"), None, "reduce-overhead", 4).compile_mode == "default"
+    assert not FrameRunner.configure(torch.device("cuda"), False, None, 4).static_shapes
+    assert FrameRunner.configure(cpu, None, None, 4, static_shapes=True).static_shapes
+    assert batch_sizes(1) == (1,) and batch_sizes(6) == (1, 2, 4, 6) and batch_sizes(16) == (1, 2, 4, 8, 16)
+    assert FrameRunner.configure(cpu, None, "default", 6).size_for(3) == 4
+
+
+def test_graph_shaped_steps_equal_the_eager_path(tiny_checkpoint):
+    """What a CUDA graph replays — steps at the captured sizes (3 live rows run as 4), attention over whole
+    static caches, general sampling flags — run eagerly here: the same tokens and audio as the eager path."""
+    path = tiny_checkpoint("custom_voice")
+    eager = TTSEngine.from_pretrained(path, max_seq_len=96, max_batch_size=4)
+    static = TTSEngine.from_pretrained(path, max_seq_len=96, max_batch_size=4, static_shapes=True)
+    assert static.runner.sizes == (1, 2, 4) and static.runner.static_shapes
+    _assert_same_streams(eager, static, _short_requests(eager, 3))
+
+
+@pytest.mark.timeout(900)
+def test_compiled_step_equals_eager(tiny_checkpoint):
+    """torch.compile (Inductor, CPU here) of the frame step: the same tokens and audio as the eager path."""
+    path = tiny_checkpoint("custom_voice")
+    eager = TTSEngine.from_pretrained(path, max_seq_len=64, max_batch_size=1)
+    compiled = TTSEngine.from_pretrained(path, max_seq_len=64, max_batch_size=1, compile_mode="default")
+    _assert_same_streams(eager, compiled, _short_requests(eager, 2))  # one row: the second request waits
+
+
+def _short_requests(engine, count):
+    words = ["Hello there", "A second one", "Third"]
+    return [
+        SynthesisRequest(text=words[i], speaker=engine.speakers[0], max_new_frames=5 - i, seed=i + 1)
+        for i in range(count)
+    ]
+
+
+def _assert_same_streams(expected_engine, engine, requests):
+    expected = [expected_engine.synthesize(r) for r in requests]
+    chunks: dict[int, list] = {i: [] for i in range(len(requests))}
+    for index, chunk in engine.stream_many(requests):
+        chunks[index].append(chunk)
+    for index, want in enumerate(expected):
+        codes, samples = _joined(chunks[index])
+        assert np.array_equal(codes, want.codes)
+        np.testing.assert_allclose(samples, want.samples, atol=1e-4)
