@@ -252,7 +252,6 @@ class FrameBatch:
             self.seen[row] = False
             self.frame[row] = 0
             self.pos[row] = length
-            self.caches.ensure_finite(length)
             logits, hidden = prefill(self.talker, plan.embeds, self.caches.talker_views(row, 1, length))
             self.hidden[row] = hidden[0]
             one = slice(row, row + 1)

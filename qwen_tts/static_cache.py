@@ -5,10 +5,10 @@ every code-predictor layer (a frame is exactly that long). A step reads and writ
 which attends over the first ``kv_len`` positions only: the eager path passes the longest live length (rounded
 up), so a short request does not pay for the whole allocation; a captured graph passes ``max_len``.
 
-On CPU the talker caches are allocated lazily (``torch.empty``: the pages of unused positions are never
-touched, so process memory follows what is used) and zeroed up to a high-water mark as positions come into
-use: attention multiplies masked-out values by zero weights, so everything within ``kv_len`` must be finite.
-Values a departed request left behind are finite and masked; only never-written memory needs zeroing.
+On CPU the talker caches are allocated lazily (``torch.empty``: the pages of unused positions and rows are
+never touched, so process memory follows what is used) and zeroed per row up to a high-water mark as positions
+come into use: attention multiplies masked-out values by zero weights, so everything within ``kv_len`` must be
+finite. Values a departed request left behind are finite and masked; only never-written memory needs zeroing.
 """
 
 from __future__ import annotations
@@ -53,9 +53,9 @@ class _LayerCaches:
     def views(self, start: int, n: int, kv_len: int) -> list[RowsView]:
         return [RowsView(k, v, start, n, kv_len) for k, v in zip(self.k, self.v, strict=True)]
 
-    def zero(self, start: int, stop: int) -> None:
+    def zero(self, row: int, start: int, stop: int) -> None:
         for t in (*self.k, *self.v):
-            t[:, :, start:stop].zero_()
+            t[row, :, start:stop].zero_()
 
     def copy_row(self, src: int, dst: int, length: int) -> None:
         for t in (*self.k, *self.v):
@@ -71,16 +71,19 @@ class StaticCaches:
         self.talker = _LayerCaches(talker.transformer.spec, capacity, max_len, dtype, device, lazy)
         groups = predictor.num_code_groups
         self.predictor = _LayerCaches(predictor.transformer.spec, capacity, groups, dtype, device, False)
-        self._zeroed = 0 if lazy else max_len  # talker positions [0, _zeroed) hold finite values in every row
+        # Per row: talker positions [0, finite[row]) hold finite values (written, or zeroed).
+        self._finite = [0 if lazy else max_len] * capacity
 
-    def ensure_finite(self, length: int) -> None:
-        """Makes talker positions [0, length) finite in every row (zeroing never-written memory)."""
-        if length > self._zeroed:
-            self.talker.zero(self._zeroed, length)
-            self._zeroed = length
+    def ensure_finite(self, start: int, n: int, length: int) -> None:
+        """Makes talker positions [0, length) of rows [start, start + n) finite (zeroing unwritten memory);
+        rows no step has reached are never touched, so they cost no memory."""
+        for row in range(start, start + n):
+            if length > self._finite[row]:
+                self.talker.zero(row, self._finite[row], length)
+                self._finite[row] = length
 
     def talker_views(self, start: int, n: int, kv_len: int) -> list[RowsView]:
-        self.ensure_finite(kv_len)
+        self.ensure_finite(start, n, kv_len)
         return self.talker.views(start, n, kv_len)
 
     def predictor_views(self, n: int) -> list[RowsView]:
@@ -90,6 +93,7 @@ class StaticCaches:
         """Row ``src``'s caches (its first ``talker_len`` talker positions) into row ``dst``."""
         self.talker.copy_row(src, dst, talker_len)
         self.predictor.copy_row(src, dst, self.predictor.k[0].shape[2])
+        self._finite[dst] = max(self._finite[dst], talker_len)
 
     def nbytes(self) -> int:
         layers = (*self.talker.k, *self.talker.v, *self.predictor.k, *self.predictor.v)

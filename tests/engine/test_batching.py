@@ -171,3 +171,18 @@ def _assert_same_streams(expected_engine, engine, requests):
         codes, samples = _joined(chunks[index])
         assert np.array_equal(codes, want.codes)
         np.testing.assert_allclose(samples, want.samples, atol=1e-4)
+
+
+def test_cpu_caches_take_memory_only_for_the_rows_and_positions_in_use(tiny_checkpoint):
+    """Rows are allocated for max_seq_len positions, but on CPU only what steps reach is touched (zeroed or
+    written): an idle row stays untouched, and a short request touches its own rounded-up length."""
+    engine = TTSEngine.from_pretrained(tiny_checkpoint("custom_voice"), max_seq_len=2048, max_batch_size=4)
+    caches = engine._batch.caches
+    assert caches.lazy and caches.talker.k[0].shape == (
+        4,
+        caches.talker.k[0].shape[1],
+        2048,
+        caches.talker.k[0].shape[3],
+    )
+    engine.synthesize(SynthesisRequest(text="Hello", speaker=engine.speakers[0], max_new_frames=3, seed=1))
+    assert caches._finite[0] <= 128 and caches._finite[1:] == [0, 0, 0]
