@@ -1,5 +1,5 @@
-"""Decode-step kernels of the shared layers on this machine: the measurements behind ``layers/fusion.py``,
-the RMSNorm kernel choice and keeping SDPA for single-token attention.
+"""Decode-step kernels of the shared layers on this machine: the measurements behind ``layers/fusion.py`` and
+behind what was not changed (SDPA for single-token attention, RMSNorm and RoPE as they are).
 
 ``python -m bench.layers [--threads N]`` (about 30 s; one thread by default, like bench/engine.py). A decode
 step reads every weight once per token, so each weight is timed cold: the timed loop runs over enough copies
@@ -11,14 +11,14 @@ interleaved (the machine is shared). Rows:
   ``fuse_projections`` builds on the CPU); the output projections (o, down) in both layouts.
 - attention: one query (16 heads, 8 kv heads of 128) over L cached positions: SDPA vs the batched-matmul form
   (q grouped per kv head, additive mask, softmax), and SDPA over only the first L/4 keys (a narrow mask).
-- small ops and the code predictor's 15 steps per frame (5 layers), unfused vs ``fuse_projections``.
+- small ops against candidates, and the code predictor's 15 steps of a frame, unfused vs ``fuse_projections``.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import math
+import functools
 import time
 from collections.abc import Callable, Sequence
 
@@ -38,6 +38,10 @@ SHAPES = {
 PREDICTOR = TransformerSpec(
     hidden_size=1024, intermediate_size=3072, num_layers=5, num_heads=16, num_kv_heads=8, head_dim=128,
     qk_norm=True, rope_theta=1e6,
+)  # fmt: skip
+TALKER_0B6 = TransformerSpec(
+    hidden_size=1024, intermediate_size=3072, num_layers=28, num_heads=16, num_kv_heads=8, head_dim=128,
+    qk_norm=True, rope_theta=1e6, mrope_section=(24, 20, 20), mrope_interleaved=True,
 )  # fmt: skip
 
 
@@ -135,50 +139,71 @@ def attention_row(kv_len: int, rounds: int) -> tuple[float, float, float]:
 
 
 def small_op_rows(rounds: int) -> list[tuple[str, float, float]]:
-    """us per call: RMSNorm's explicit form (what the module ran before) vs the module (F.rms_norm in fp32);
-    apply_rotary for scale (an addcmul form saved under 5 us a call: not kept)."""
+    """us per call, the module vs a candidate: RMSNorm vs F.rms_norm (not kept: under 6 us a call, lost in the
+    noise of a frame), apply_rotary vs an addcmul form without rotate_half's cat (not kept: under 5 us)."""
     calls = 300
     rows = []
     for shape in ((1, 1, 1024), (1, 1, 16, 128)):
         norm, x = RMSNorm(shape[-1]), torch.randn(shape)
 
-        def explicit(norm: RMSNorm = norm, x: torch.Tensor = x) -> list[torch.Tensor]:
-            out = []
-            for _ in range(calls):
-                x32 = x.float()
-                normed = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + norm.eps)
-                out.append(norm.weight * normed.to(x.dtype))
-            return out
-
         def module(norm: RMSNorm = norm, x: torch.Tensor = x) -> list[torch.Tensor]:
             return [norm(x) for _ in range(calls)]
 
-        s = best_seconds({"explicit": explicit, "module": module}, rounds)
-        rows.append((f"RMSNorm {list(shape)}", 1e6 * s["explicit"] / calls, 1e6 * s["module"] / calls))
+        def fused(norm: RMSNorm = norm, x: torch.Tensor = x) -> list[torch.Tensor]:
+            return [F.rms_norm(x, norm.weight.shape, norm.weight, norm.eps) for _ in range(calls)]
+
+        s = best_seconds({"module": module, "fused": fused}, rounds)
+        rows.append(
+            (f"RMSNorm {list(shape)} | F.rms_norm", 1e6 * s["module"] / calls, 1e6 * s["fused"] / calls)
+        )
     q, cos, sin = torch.randn(1, 1, 16, 128).transpose(1, 2), torch.randn(1, 1, 128), torch.randn(1, 1, 128)
-    s = best_seconds({"rotary": lambda: [apply_rotary(q, cos, sin) for _ in range(calls)]}, rounds)
-    rows.append(("apply_rotary [1, 16, 1, 128]", 1e6 * s["rotary"] / calls, float("nan")))
+    torch.testing.assert_close(_rotary_addcmul(q, cos, sin), apply_rotary(q, cos, sin))
+    s = best_seconds(
+        {
+            "module": lambda: [apply_rotary(q, cos, sin) for _ in range(calls)],
+            "addcmul": lambda: [_rotary_addcmul(q, cos, sin) for _ in range(calls)],
+        },
+        rounds,
+    )
+    rows.append(
+        (
+            "apply_rotary [1, 16, 1, 128] | addcmul halves",
+            1e6 * s["module"] / calls,
+            1e6 * s["addcmul"] / calls,
+        )
+    )
     return rows
 
 
-def predictor_frame_ms(rounds: int) -> tuple[float, float]:
-    """ms for one frame of the code predictor (a 2-token step, then 14 single-token steps): unfused, fused."""
-    torch.manual_seed(0)
-    plain = Transformer(PREDICTOR).eval()
-    fused = fuse_projections(copy.deepcopy(plain))
-    x2, x1 = torch.randn(1, 2, 1024), torch.randn(1, 1, 1024)
-    positions = torch.arange(16)[None]
+def _rotary_addcmul(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """apply_rotary without rotate_half's negation and cat: x*cos, then each half += the other half * sin."""
+    cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
+    half = x.shape[-1] // 2
+    out = x * cos
+    out[..., :half].addcmul_(x[..., half:], sin[..., :half], value=-1)
+    out[..., half:].addcmul_(x[..., :half], sin[..., half:])
+    return out
 
-    def frame(model: Transformer) -> torch.Tensor:
-        caches = model.new_caches(1, 16)
-        out = model(x2, positions[:, :2], caches)
-        for j in range(2, 16):
-            out = model(x1, positions[:, j : j + 1], caches)
+
+def steps_ms(
+    spec: TransformerSpec, cache_len: int, steps: Sequence[slice], rounds: int
+) -> tuple[float, float]:
+    """ms for ``steps`` (slices of positions) through a static cache of ``cache_len``: unfused, fused."""
+    torch.manual_seed(0)
+    plain = Transformer(spec).eval()
+    models = {"plain": plain, "fused": fuse_projections(copy.deepcopy(plain))}
+    caches = {name: model.new_caches(1, cache_len) for name, model in models.items()}
+    x = torch.randn(1, cache_len, spec.hidden_size)
+    positions = torch.arange(cache_len)[None]
+
+    def run(name: str) -> torch.Tensor:
+        for step in steps:
+            out = models[name](x[:, step], positions[:, step], caches[name])
         return out
 
     with torch.inference_mode():
-        torch.testing.assert_close(frame(fused), frame(plain), atol=1e-4, rtol=1e-4)
-        s = best_seconds({"plain": lambda: frame(plain), "fused": lambda: frame(fused)}, rounds)
+        torch.testing.assert_close(run("fused"), run("plain"), atol=1e-4, rtol=1e-4)
+        s = best_seconds({name: functools.partial(run, name) for name in models}, rounds)
     return 1e3 * s["plain"], 1e3 * s["fused"]
 
 
@@ -186,6 +211,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--talker", action="store_true", help="also time a 0.6B talker step (3.6 GB, ~15 s)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     rounds = args.rounds
@@ -209,13 +235,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     for kv_len in (16, 128, 512, 2048):
         sdpa, bmm, quarter = attention_row(kv_len, rounds)
         print(f"| L={kv_len} | {sdpa:.1f} | {bmm:.1f} | {quarter:.1f} |")
-    print("\n| small op | explicit us | module us |")
-    print("|---|---|---|")
-    for name, explicit, module in small_op_rows(rounds):
-        print(f"| {name} | {explicit:.1f} | {'' if math.isnan(module) else f'{module:.1f}'} |")
-    plain, fused = predictor_frame_ms(max(3, rounds - 2))
-    print(f"\ncode predictor, one frame (15 steps, 5 layers): unfused {plain:.1f} ms, ", end="")
-    print(f"fused {fused:.1f} ms ({plain / fused:.2f}x)")
+    print("\n| small op | candidate | module us | candidate us |")
+    print("|---|---|---|---|")
+    for name, module, candidate in small_op_rows(rounds):
+        print(f"| {name} | {module:.1f} | {candidate:.1f} |")
+    predictor_frame = [slice(0, 2)] + [slice(j, j + 1) for j in range(2, 16)]
+    frames = [("code predictor, one frame (5 layers, 2 + 14 x 1 tokens)", PREDICTOR, 16, predictor_frame)]
+    if args.talker:  # 2 x 1.8 GB of weights
+        frames.append(
+            ("0.6B talker, one token (28 layers, 512-slot cache)", TALKER_0B6, 512, [slice(100, 101)])
+        )
+    print("\n| steps | unfused ms | fused ms | speed-up |")
+    print("|---|---|---|---|")
+    for label, spec, cache_len, steps in frames:
+        plain, fused = steps_ms(spec, cache_len, steps, max(3, rounds - 2))
+        print(f"| {label} | {plain:.1f} | {fused:.1f} | {plain / fused:.2f}x |")
 
 
 if __name__ == "__main__":
