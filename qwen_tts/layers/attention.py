@@ -122,6 +122,7 @@ class Attention(nn.Module):
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)  # [B, H, T, hd], [B, H_kv, T, hd]
         if kv_cache is not None:
             k, v = kv_cache.update(input_pos, k, v)  # [B, H_kv, T_kv, hd]
+        # SDPA for single-token steps too: on the CPU a batched-matmul form is no faster (bench/layers.py).
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, scale=self.scale, enable_gqa=self.num_heads != self.num_kv_heads
         )  # [B, H, T, hd]
