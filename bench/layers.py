@@ -8,7 +8,8 @@ interleaved (the machine is shared). Rows:
 
 - projections: one token (batch 1) through a layer's input projections (q/k/v, gate/up) at the released shapes
   as separate ``nn.Linear`` weights, fused [out, in], and fused input-major ([in, out] in memory: what
-  ``fuse_projections`` builds on the CPU); the output projections (o, down) in both layouts.
+  ``fuse_projections`` builds for float32 on the CPU; not for bfloat16: one row shows why); the output
+  projections (o, down) in both layouts.
 - attention: one query (16 heads, 8 kv heads of 128) over L cached positions: SDPA vs the batched-matmul form
   (q grouped per kv head, additive mask, softmax), and SDPA over only the first L/4 keys (a narrow mask).
 - small ops against candidates, and the code predictor's 15 steps of a frame, unfused vs ``fuse_projections``.
@@ -62,13 +63,15 @@ def _copies(nbytes: int) -> int:
     return max(2, -(-COLD_BYTES // nbytes))
 
 
-def projection_rows(hidden: int, parts: Sequence[int], rounds: int) -> tuple[float, float, float]:
+def projection_rows(
+    hidden: int, parts: Sequence[int], rounds: int, dtype: torch.dtype = torch.float32
+) -> tuple[float, float, float]:
     """ms per layer: separate, fused [out, in], fused input-major, for one token through ``parts``."""
-    copies = _copies(sum(parts) * hidden * 4)
-    separate = [[torch.randn(n, hidden) for n in parts] for _ in range(copies)]
+    copies = _copies(sum(parts) * hidden * dtype.itemsize)
+    separate = [[torch.randn(n, hidden, dtype=dtype) for n in parts] for _ in range(copies)]
     fused = [torch.cat(ws) for ws in separate]
     input_major = [w.t().contiguous().t() for w in fused]
-    x = torch.randn(1, 1, hidden)
+    x = torch.randn(1, 1, hidden, dtype=dtype)
     seconds = best_seconds(
         {
             "separate": lambda: [F.linear(x, w) for ws in separate for w in ws],
@@ -224,6 +227,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             sep, fus, inm = projection_rows(hidden, parts, rounds)
             label = f"{block} {hidden}->{'+'.join(map(str, parts))}"
             print(f"| {name} | {label} | {sep:.3f} | {fus:.3f} | {inm:.3f} | {sep / inm:.2f}x |")
+    sep, fus, inm = projection_rows(1024, SHAPES["0.6B talker / predictor"][1], rounds, torch.bfloat16)
+    bf16 = "| 0.6B, bfloat16 (fused stays [out, in]) | q/k/v"
+    print(f"{bf16} | {sep:.3f} | {fus:.3f} | {inm:.3f} | {sep / inm:.2f}x |")
     print("\n| shapes | output projection | nn.Linear ms | input-major ms |")
     print("|---|---|---|---|")
     for name, (hidden, qkv, intermediate) in SHAPES.items():

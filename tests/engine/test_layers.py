@@ -174,3 +174,12 @@ def test_fused_engine_generates_the_same_codes(tiny_checkpoint):
     after = engine.synthesize(request)
     assert np.array_equal(after.codes, before.codes)
     np.testing.assert_allclose(after.samples, before.samples, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_fused_layout_defaults_to_input_major_for_float32_on_cpu_only(dtype):
+    model = fuse_projections(Transformer(SPEC).to(dtype))
+    attn = model.layers[0].self_attn
+    # bfloat16 matrix-vector products read an input-major weight ~20x slower on the CPU (bench/layers.py).
+    assert attn.qkv_weight.is_contiguous() == (dtype != torch.float32)
+    assert attn.qkv_weight.dtype == dtype
