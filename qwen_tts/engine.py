@@ -15,6 +15,7 @@ from .batch import FrameBatch, PlannedStream
 from .config import ModelConfig, read_json
 from .errors import EngineInputError, ReferenceAudioError, UnsupportedRequestError
 from .generation import suppressed_ids
+from .layers.fusion import fuse_projections
 from .loading import build_model, load_text_tokenizer, resolve_model_dir
 from .model import TTSModel
 from .planning import follows_instruct, plan_request
@@ -157,8 +158,10 @@ class TTSEngine:
         config = ModelConfig.from_file(model_dir / "config.json")
         generation_path = model_dir / "generation_config.json"
         generation = read_json(generation_path) if generation_path.is_file() else {}
-        model = build_model(model_dir, config, device, torch_dtype)
+        # Fused q/k/v and gate/up projections (after loading and moving: see layers/fusion.py).
+        model = fuse_projections(build_model(model_dir, config, device, torch_dtype))
         codec = SpeechTokenizer.from_dir(model_dir / "speech_tokenizer", device=device, dtype=torch_dtype)
+        fuse_projections(codec)
         options.setdefault("default_max_new_frames", int(generation.get("max_new_tokens", 8192)))
         return cls(
             model,
