@@ -77,11 +77,19 @@ def run_official(args: argparse.Namespace, path: Path, dtype: str, batches: list
         return json.loads(Path(out.name).read_text())
 
 
+def engine_label(engine) -> str:
+    """ "ours", with the frame step's compile mode and graphs where they are on."""
+    runner = engine.runner
+    parts = [f"compile:{runner.compile_mode}"] if runner.compile_mode else []
+    return "+".join(["ours", *parts, *(["graphs"] if runner.use_cuda_graphs else [])])
+
+
 def run_ours(args: argparse.Namespace, path: Path, dtype: str, batches: list[int]) -> tuple[dict, int]:
     # Rows sized for the benchmark's requests (the prompt is ~40 positions), as the service sizes them from
     # its settings: a GPU run at batch 64 must not hold 64 rows of 4096 positions.
+    options = {"compile_mode": args.compile_mode, "use_cuda_graphs": args.cuda_graphs}
     loaded = _ours.load(
-        path, args.device, dtype, TEXT, max_batch_size=max(batches), max_seq_len=256 + args.frames
+        path, args.device, dtype, TEXT, max_batch_size=max(batches), max_seq_len=256 + args.frames, **options
     )
     engine = loaded.engine
     ttfa = min(_ours.time_to_first_audio(engine, TEXT, args.frames) for _ in range(args.repeat))
@@ -95,7 +103,7 @@ def run_ours(args: argparse.Namespace, path: Path, dtype: str, batches: list[int
             _ours.measure_batch(engine, TEXT, 2, batch)  # warm-up
             runs.append(_ours.measure_batch(engine, TEXT, args.frames, batch))
     result = {
-        "engine": "ours",
+        "engine": engine_label(engine),
         "device": args.device,
         "dtype": dtype,
         "threads": torch.get_num_threads(),
@@ -179,6 +187,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument("--repeat", type=int, default=1, help="single-stream runs of ours (best kept)")
     parser.add_argument("--no-official", action="store_true")
+    parser.add_argument("--compile-mode", help="ours: torch.compile mode of the frame step (default: none)")
+    parser.add_argument(
+        "--cuda-graphs", action=argparse.BooleanOptionalAction, help="ours: frame graphs (default: CUDA)"
+    )
     parser.add_argument("--official-python", default="/opt/qref-venv/bin/python")
     parser.add_argument("--official-timeout", type=float, default=3600)
     parser.add_argument("--cache-dir", type=Path, default=ROOT / ".cache" / "bench")

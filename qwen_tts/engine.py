@@ -16,7 +16,7 @@ from .config import ModelConfig, read_json
 from .errors import EngineInputError, ReferenceAudioError, UnsupportedRequestError
 from .generation import suppressed_ids
 from .layers.fusion import fuse_projections
-from .loading import build_model, load_text_tokenizer, resolve_model_dir
+from .loading import build_model, copy_out_of_mapping, load_text_tokenizer, resolve_model_dir
 from .model import TTSModel
 from .planning import follows_instruct, plan_request
 from .runner import FrameRunner
@@ -158,8 +158,12 @@ class TTSEngine:
         config = ModelConfig.from_file(model_dir / "config.json")
         generation_path = model_dir / "generation_config.json"
         generation = read_json(generation_path) if generation_path.is_file() else {}
-        # Fused q/k/v and gate/up projections (after loading and moving: see layers/fusion.py).
-        model = fuse_projections(build_model(model_dir, config, device, torch_dtype))
+        model = build_model(model_dir, config, device, torch_dtype)
+        # Fused q/k/v and gate/up projections (after loading and moving: see layers/fusion.py); on CPU the
+        # weights first leave the file mapping, but for the text table, which stays mapped (see build_model).
+        if device.type == "cpu":
+            copy_out_of_mapping(model, keep=(model.talker.text_embedding.weight,))
+        fuse_projections(model)
         codec = SpeechTokenizer.from_dir(model_dir / "speech_tokenizer", device=device, dtype=torch_dtype)
         fuse_projections(codec)
         options.setdefault("default_max_new_frames", int(generation.get("max_new_tokens", 8192)))

@@ -223,3 +223,19 @@ def load_text_tokenizer(model_dir: Path):
         return tokenizer_class.from_pretrained(str(model_dir))
     except Exception as e:  # transformers raises OSError/ValueError/... for missing or bad files
         raise CheckpointError(f"cannot load the text tokenizer from {model_dir}: {e}") from e
+
+
+def copy_out_of_mapping(module: nn.Module, keep: tuple[torch.Tensor, ...] = ()) -> None:
+    """Gives every parameter and buffer of ``module`` (but ``keep``) memory of its own, releasing the
+    checkpoint's file mapping. For weights about to be rewritten (fused projections): their new copies would
+    otherwise sit beside the mapped pages they were read from, and those stay counted while any weight maps
+    the file."""
+    kept = {id(t) for t in keep}
+    for sub in module.modules():
+        for name, param in list(sub._parameters.items()):
+            if param is not None and id(param) not in kept:
+                own = param.detach().clone()
+                sub._parameters[name] = nn.Parameter(own, requires_grad=param.requires_grad)
+        for name, buffer in list(sub._buffers.items()):
+            if buffer is not None and id(buffer) not in kept:
+                sub._buffers[name] = buffer.clone()

@@ -232,3 +232,17 @@ def test_unread_text_rows_never_become_resident(checkpoint_copy):
     assert mappings[0][2] < others_bytes / 2
     built.talker.embed_text(torch.tensor([[1, 2, 3, 200000]]))
     assert _file_mappings(weights)[0][2] < table_bytes / 4  # the pages of a prompt's rows only
+
+
+@needs_smaps
+def test_the_engine_keeps_only_the_text_table_mapped(checkpoint_copy):
+    """from_pretrained on CPU: the fused projections are new memory, so every other weight leaves the file
+    mapping too (else the pages read while fusing would stay resident beside the copies); the table stays."""
+    engine = TTSEngine.from_pretrained(checkpoint_copy, max_seq_len=64)  # a float32 checkpoint
+    weights = checkpoint_copy / "model.safetensors"
+    talker = engine.model.talker
+    assert _is_mapped_from(talker.text_embedding.weight, weights)
+    others = [t for n, t in engine.model.named_parameters() if n != TEXT_EMBEDDING]
+    assert not any(_is_mapped_from(t, weights) for t in others)
+    assert len(_file_mappings(weights)) == 1
+    assert talker.transformer.layers[0].self_attn.qkv_weight is not None  # fused
