@@ -158,6 +158,12 @@ class FrameBatch:
             elif stream in self._waiting:
                 self._waiting.remove(stream)
 
+    def nbytes(self) -> int:
+        """The static state: KV caches and every per-row buffer."""
+        buffers = (self.hidden, self.text_in, self.code0, self.pos, self.frame, self.keys, self.seen)
+        buffers += (self.history,)
+        return self.caches.nbytes() + sum(t.numel() * t.element_size() for t in buffers)
+
     @property
     def num_live(self) -> int:
         return len(self._live)

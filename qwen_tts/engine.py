@@ -140,6 +140,13 @@ class TTSEngine:
     def max_batch_size(self) -> int:
         return self._batch.capacity
 
+    def memory_bytes(self) -> int:
+        """Bytes this engine holds on its device: weights (model and codec) and the batch's static state
+        (KV caches and buffers; on CPU that is address space, touched as rows and positions come into use)."""
+        modules = (self.model, self.codec)
+        tensors = [t for m in modules for t in (*m.parameters(), *m.buffers())]
+        return sum(t.numel() * t.element_size() for t in tensors) + self._batch.nbytes()
+
     @classmethod
     def from_pretrained(
         cls,

@@ -21,7 +21,10 @@ log = logging.getLogger(__name__)
 
 
 def engine_bytes(engine: Any) -> int:
-    """Bytes of a loaded engine's weights and buffers (0 when it has no torch module to measure)."""
+    """Bytes of a loaded engine: its own count where it has one (weights, codec, static KV caches), else its
+    model's weights and buffers (0 when it has no torch module to measure)."""
+    if callable(getattr(engine, "memory_bytes", None)):
+        return int(engine.memory_bytes())
     module = getattr(engine, "model", None)
     if module is None or not hasattr(module, "parameters"):
         return 0

@@ -186,3 +186,19 @@ def test_cpu_caches_take_memory_only_for_the_rows_and_positions_in_use(tiny_chec
     )
     engine.synthesize(SynthesisRequest(text="Hello", speaker=engine.speakers[0], max_new_frames=3, seed=1))
     assert caches._finite[0] <= 128 and caches._finite[1:] == [0, 0, 0]
+
+
+def test_memory_counts_the_caches_sized_from_the_settings(tiny_checkpoint):
+    """memory_bytes (what a worker's residency budget counts) includes the static caches, whose size follows
+    max_batch_size x max_seq_len — not the model's position limit."""
+    path = tiny_checkpoint("custom_voice")
+    one = TTSEngine.from_pretrained(path, max_seq_len=100, max_batch_size=1)
+    four = TTSEngine.from_pretrained(path, max_seq_len=100, max_batch_size=4)
+    longer = TTSEngine.from_pretrained(path, max_seq_len=300, max_batch_size=1)
+    talker = one.config.talker.transformer
+    per_position = talker.num_layers * 2 * talker.num_kv_heads * talker.head_dim * 4  # k and v, float32
+    history_per_frame = one.config.talker.num_code_groups * 8  # a row's codes (the frame cap follows too)
+    assert longer.memory_bytes() - one.memory_bytes() == 200 * (per_position + history_per_frame)
+    weights = sum(t.numel() * t.element_size() for m in (one.model, one.codec) for t in m.parameters())
+    assert four.memory_bytes() - one.memory_bytes() > 3 * 100 * per_position
+    assert one.memory_bytes() > weights
