@@ -149,12 +149,10 @@ def _row(size: str, result: dict, run: dict, floor_ms: float | None) -> str:
     split = ["" if p is None else f"{1e3 * p / steps:.1f}" for p in parts]
     rest = ratio = ""
     if None not in parts:
-        rest_ms = per_step - 1e3 * sum(parts) / steps
-        rest = f"{rest_ms:.1f}"
-        if (
-            floor_ms is not None and run["batch"] == 1
-        ):  # the generation step (all but the codec) against its weight-read floor
-            ratio = f"{(per_step - 1e3 * parts[2] / steps) / floor_ms:.2f}"
+        rest = f"{per_step - 1e3 * sum(parts) / steps:.1f}"
+    if parts[2] is not None and floor_ms is not None and run["batch"] == 1:
+        # the generation step (all but the codec) against its weight-read floor
+        ratio = f"{(per_step - 1e3 * parts[2] / steps) / floor_ms:.2f}"
     ttfa = run.get("ttfa_s", run["total_s"])  # the official package does not stream: its whole call
     mem = run["peak_gpu_bytes"] if run.get("peak_gpu_bytes") is not None else run["peak_rss"]
     cells = [
