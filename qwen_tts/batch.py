@@ -27,7 +27,7 @@ from itertools import count
 import numpy as np
 import torch
 
-from .generation import TalkerLogitsRules, predict_codes, prefill, process_talker_logits
+from .generation import TalkerLogitsRules, predict_codes, process_talker_logits
 from .model import Talker
 from .noise import draw_keys, seed_keys
 from .sampling import SamplerTensors, sample
@@ -177,8 +177,9 @@ class FrameBatch:
     def step(self) -> None:
         """Admits waiting requests into free rows, then advances every live row by one frame."""
         with self._lock:
-            while self._waiting and len(self._live) < self.capacity:
-                self._admit(self._waiting.popleft())
+            free = self.capacity - len(self._live)
+            if self._waiting and free:
+                self._admit([self._waiting.popleft() for _ in range(min(free, len(self._waiting)))])
             n = len(self._live)
             if n == 0:
                 return
@@ -245,35 +246,54 @@ class FrameBatch:
         longest = max(s.plan.embeds.shape[1] + s.frames + 1 for s in self._live)
         return min(-(-longest // KV_LEN_STEP) * KV_LEN_STEP, self.max_len)
 
-    def _admit(self, stream: _Stream) -> None:
-        """Prefills the request into row n (a batch of one) and samples its first codebook-0 token."""
-        plan, row = stream.plan, len(self._live)
+    def _admit(self, streams: list[_Stream]) -> None:
+        """Prefills the requests together into rows [n, n + k) and samples their first codebook-0 tokens.
+
+        Prompts are right-padded to the longest: causal attention keeps every real position from seeing the
+        padding, and a row's own steps overwrite the cache slots the padding wrote."""
+        start, count = len(self._live), len(streams)
+        span = slice(start, start + count)
+        plans = [s.plan for s in streams]
         try:
-            length = plan.embeds.shape[1]
-            self.talker_params.set_row(row, plan.sampling, predictor=False)
-            self.predictor_params.set_row(row, plan.sampling, predictor=True)
-            self.rules.repetition_penalty[row] = plan.sampling.repetition_penalty
-            self.rules.min_new_frames[row] = plan.min_frames
-            self.keys[row] = seed_keys(torch.tensor([plan.seed]))[0]
-            self.seen[row] = False
-            self.frame[row] = 0
-            self.pos[row] = length
-            logits, hidden = prefill(self.talker, plan.embeds, self.caches.talker_views(row, 1, length))
-            self.hidden[row] = hidden[0]
-            one = slice(row, row + 1)
-            self.code0[row] = sample(
-                process_talker_logits(logits, self.seen[one], self.frame[one], self.rules.rows(row, row + 1)),
-                self.talker_params.rows(row, row + 1, [plan.sampling], predictor=False),
-                draw_keys(self.keys[one], self.frame[one], 0, self.groups),
-            )[0]
-            stream.decoder_state = self.codec_decoder.init_state(1)
-            if plan.ref_codes is not None:  # in-context clone: the reference frames are left context only
-                self.codec_decoder.decode_step(plan.ref_codes[None], stream.decoder_state)
+            lengths = [p.embeds.shape[1] for p in plans]
+            embeds = plans[0].embeds.new_zeros(count, max(lengths), plans[0].embeds.shape[2])
+            for index, plan in enumerate(plans):
+                row = start + index
+                embeds[index, : lengths[index]] = plan.embeds[0]
+                self.talker_params.set_row(row, plan.sampling, predictor=False)
+                self.predictor_params.set_row(row, plan.sampling, predictor=True)
+                self.rules.repetition_penalty[row] = plan.sampling.repetition_penalty
+                self.rules.min_new_frames[row] = plan.min_frames
+            self.keys[span] = seed_keys(torch.tensor([p.seed for p in plans], device=self.keys.device))
+            self.seen[span] = False
+            self.frame[span] = 0
+            last = torch.tensor(lengths, device=self.pos.device) - 1
+            self.pos[span] = last + 1
+            views = self.caches.talker_views(start, count, max(lengths))
+            positions = torch.arange(max(lengths), device=embeds.device).expand(count, -1)
+            logits, hidden = self.talker(embeds, positions, views)
+            picked = self.rows[:count], last  # each row's last real position
+            self.hidden[span] = hidden[picked][:, None]
+            self.code0[span] = sample(
+                process_talker_logits(
+                    logits[picked], self.seen[span], self.frame[span], self.rules.rows(start, start + count)
+                ),
+                self.talker_params.rows(start, start + count, [p.sampling for p in plans], predictor=False),
+                draw_keys(self.keys[span], self.frame[span], 0, self.groups),
+            )
+            for stream in streams:
+                stream.decoder_state = self.codec_decoder.init_state(1)
+                if (
+                    stream.plan.ref_codes is not None
+                ):  # an in-context clone: reference frames are context only
+                    self.codec_decoder.decode_step(stream.plan.ref_codes[None], stream.decoder_state)
         except BaseException as e:
-            self._fail(stream, e)
+            for stream in streams:
+                self._fail(stream, e)
             return
-        stream.row = row
-        self._live.append(stream)
+        for index, stream in enumerate(streams):
+            stream.row = start + index
+            self._live.append(stream)
         self._step_views = None
 
     def _feed_text(self, stream: _Stream) -> None:

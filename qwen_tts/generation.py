@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from .layers import KVStore
-from .model import CodePredictor, Talker
+from .model import CodePredictor
 from .noise import draw_keys
 from .sampling import SamplerTensors, penalize_repetition, sample
 
@@ -52,15 +52,6 @@ def process_talker_logits(
     is_eos = torch.arange(logits.shape[-1], device=logits.device) == rules.eos_id  # [V]
     blocked = rules.suppressed | (too_early & is_eos)  # [B, V]
     return logits.masked_fill(blocked, float("-inf"))
-
-
-def prefill(
-    talker: Talker, embeds: torch.Tensor, caches: Sequence[KVStore] | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The prompt [B, T, D] through the talker -> last-position logits [B, V] and hidden [B, 1, D]."""
-    input_pos = torch.arange(embeds.shape[1], device=embeds.device).expand(embeds.shape[0], -1)
-    logits, hidden = talker(embeds, input_pos, caches)
-    return logits[:, -1], hidden[:, -1:]
 
 
 def predict_codes(
