@@ -73,10 +73,33 @@ def time_to_first_audio(engine: TTSEngine, text: str, frames: int) -> float:
     return elapsed
 
 
+def _run(engine: TTSEngine, chunks_of, expected_frames: int) -> tuple[list, dict]:
+    """Runs ``chunks_of()`` (a list of chunks) timed, with its peak memory; checks the frame count."""
+    sync = _sync(engine)
+    gpu = engine.device.type == "cuda"
+    if gpu:
+        torch.cuda.reset_peak_memory_stats(engine.device)
+    rss_before = _measure.current_rss()
+    with _measure.RssPeak() as rss:
+        sync()
+        start = time.perf_counter()
+        chunks = chunks_of()
+        sync()
+        total_s = time.perf_counter() - start
+    num_frames = sum(len(c.codes) for c in chunks)
+    if num_frames != expected_frames:
+        raise RuntimeError(f"expected {expected_frames} frames, got {num_frames}")
+    return chunks, {
+        "total_s": total_s,
+        "peak_rss": rss.peak - rss_before,
+        "peak_gpu_bytes": torch.cuda.max_memory_allocated(engine.device) if gpu else None,
+        "audio_s": sum(len(c.samples) for c in chunks) / SAMPLE_RATE,
+    }
+
+
 def measure_stream(engine: TTSEngine, text: str, frames: int, split: bool) -> dict:
     """One forced-length stream: total time and (``split``) talker / predictor / codec time, peak memory."""
-    sync = _sync(engine)
-    watch = _measure.Stopwatch(sync)
+    watch = _measure.Stopwatch(_sync(engine))
     talker = engine.model.talker
     if split:
         watch.wrap(talker, "forward", "talker")
@@ -85,38 +108,23 @@ def measure_stream(engine: TTSEngine, text: str, frames: int, split: bool) -> di
     # Outside the (possibly compiled) frame step: always timed.
     watch.wrap(engine.codec.decoder, "decode_step", "codec")
     watch.wrap(engine._batch, "_admit", "admit")
-    gpu = engine.device.type == "cuda"
-    if gpu:
-        torch.cuda.reset_peak_memory_stats(engine.device)
-    rss_before = _measure.current_rss()
     try:
-        with _measure.RssPeak() as rss:
-            sync()
-            start = time.perf_counter()
-            chunks = list(engine.stream(request(text, frames)))
-            sync()
-            total_s = time.perf_counter() - start
+        _, run = _run(engine, lambda: list(engine.stream(request(text, frames))), frames)
     finally:
         for owner in (talker, talker.code_predictor, engine.codec.decoder, *talker.code_predictor.lm_head):
             owner.__dict__.pop("forward", None)
             owner.__dict__.pop("decode_step", None)
         engine._batch.__dict__.pop("_admit", None)
-    num_frames = sum(len(c.codes) for c in chunks)
-    if num_frames != frames:
-        raise RuntimeError(f"expected {frames} frames, got {num_frames}")
     # The prefill: the talker's first call; without the split, the admission (prefill + first token).
     first = watch.first.get("talker", 0.0) if split else watch.seconds["admit"]
     return {
         "batch": 1,
         "frames": frames,
-        "total_s": total_s,
         "prefill_s": first,
         "talker_s": watch.seconds["talker"] - first if split else None,
         "predictor_s": watch.seconds["predictor"] if split else None,
         "codec_s": watch.seconds["codec"],
-        "peak_rss": rss.peak - rss_before,
-        "peak_gpu_bytes": torch.cuda.max_memory_allocated(engine.device) if gpu else None,
-        "audio_s": sum(len(c.samples) for c in chunks) / SAMPLE_RATE,
+        **run,
     }
 
 
@@ -125,34 +133,14 @@ def measure_batch(engine: TTSEngine, text: str, frames: int, batch: int) -> dict
     must hold that many rows); ``prefill_s`` is the time of the prompts' admission."""
     if engine.max_batch_size < batch:
         raise ValueError(f"the engine holds {engine.max_batch_size} rows; batch {batch} needs more")
-    sync = _sync(engine)
-    watch = _measure.Stopwatch(sync)
+    watch = _measure.Stopwatch(_sync(engine))
     watch.wrap(engine._batch, "_admit", "prefill")
-    gpu = engine.device.type == "cuda"
-    if gpu:
-        torch.cuda.reset_peak_memory_stats(engine.device)
-    rss_before = _measure.current_rss()
+    requests = [request(text, frames, seed=i) for i in range(batch)]
     try:
-        with _measure.RssPeak() as rss:
-            sync()
-            start = time.perf_counter()
-            chunks = [c for _, c in engine.stream_many([request(text, frames, seed=i) for i in range(batch)])]
-            sync()
-            total_s = time.perf_counter() - start
+        _, run = _run(engine, lambda: [c for _, c in engine.stream_many(requests)], batch * frames)
     finally:
         engine._batch.__dict__.pop("_admit", None)
-    num_frames = sum(len(c.codes) for c in chunks)
-    if num_frames != batch * frames:
-        raise RuntimeError(f"expected {batch * frames} frames, got {num_frames}")
-    return {
-        "batch": batch,
-        "frames": frames,
-        "total_s": total_s,
-        "prefill_s": watch.seconds["prefill"],
-        "peak_rss": rss.peak - rss_before,
-        "peak_gpu_bytes": torch.cuda.max_memory_allocated(engine.device) if gpu else None,
-        "audio_s": sum(len(c.samples) for c in chunks) / SAMPLE_RATE,
-    }
+    return {"batch": batch, "frames": frames, "prefill_s": watch.seconds["prefill"], **run}
 
 
 def weight_bytes_per_frame(engine: TTSEngine) -> int:
