@@ -1,9 +1,9 @@
 """Static KV caches of a batch: allocated once, sized by the engine's limits (not the model's 32k positions).
 
 ``capacity`` rows of ``max_len`` positions for every talker layer, and of ``num_code_groups`` positions for
-every code-predictor layer (a frame is exactly that long). A step reads and writes them through ``RowsView``,
-which attends over the first ``kv_len`` positions only: the eager path passes the longest live length (rounded
-up), so a short request does not pay for the whole allocation; a captured graph passes ``max_len``.
+every code-predictor layer (a frame is exactly that long). A step reads and writes them through ``KVCache``
+views, which attend over the first ``kv_len`` positions only: the eager path passes the longest live length
+(rounded up), so a short request does not pay for the whole allocation; a captured graph passes ``max_len``.
 
 On CPU the talker caches are allocated lazily (``torch.empty``: the pages of unused positions and rows are
 never touched, so process memory follows what is used) and zeroed per row up to a high-water mark as positions
@@ -15,30 +15,8 @@ from __future__ import annotations
 
 import torch
 
+from .layers import KVCache
 from .model import Talker
-
-
-class RowsView:
-    """The ``KVStore`` of one layer for rows [start, start + n), attending over positions [0, kv_len)."""
-
-    __slots__ = ("k", "kv_len", "v")
-
-    def __init__(self, k: torch.Tensor, v: torch.Tensor, start: int, n: int, kv_len: int) -> None:
-        self.k, self.v, self.kv_len = k[start : start + n], v[start : start + n], kv_len
-
-    @property
-    def max_len(self) -> int:  # the key positions the layer attends over
-        return self.kv_len
-
-    def update(
-        self, input_pos: torch.Tensor, k: torch.Tensor, v: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Writes k, v [n, H_kv, T, D] at slots input_pos [n, T]; returns the attended part of the cache."""
-        rows = torch.arange(k.shape[0], device=k.device)[:, None]  # [n, 1]
-        # Advanced indices split by a slice put the indexed dims first: the target is [n, T, H_kv, D].
-        self.k[rows, :, input_pos] = k.transpose(1, 2)
-        self.v[rows, :, input_pos] = v.transpose(1, 2)
-        return self.k[:, :, : self.kv_len], self.v[:, :, : self.kv_len]
 
 
 class _LayerCaches:
@@ -50,8 +28,10 @@ class _LayerCaches:
         self.k = [make(shape, dtype=dtype, device=device) for _ in range(spec.num_layers)]
         self.v = [make(shape, dtype=dtype, device=device) for _ in range(spec.num_layers)]
 
-    def views(self, start: int, n: int, kv_len: int) -> list[RowsView]:
-        return [RowsView(k, v, start, n, kv_len) for k, v in zip(self.k, self.v, strict=True)]
+    def views(self, start: int, n: int, kv_len: int) -> list[KVCache]:
+        """Rows [start, start + n) of every layer, attended over positions [0, kv_len)."""
+        rows = slice(start, start + n)
+        return [KVCache(k[rows], v[rows], kv_len) for k, v in zip(self.k, self.v, strict=True)]
 
     def zero(self, row: int, start: int, stop: int) -> None:
         for t in (*self.k, *self.v):
@@ -82,11 +62,11 @@ class StaticCaches:
                 self.talker.zero(row, self._finite[row], length)
                 self._finite[row] = length
 
-    def talker_views(self, start: int, n: int, kv_len: int) -> list[RowsView]:
+    def talker_views(self, start: int, n: int, kv_len: int) -> list[KVCache]:
         self.ensure_finite(start, n, kv_len)
         return self.talker.views(start, n, kv_len)
 
-    def predictor_views(self, n: int) -> list[RowsView]:
+    def predictor_views(self, n: int) -> list[KVCache]:
         return self.predictor.views(0, n, self.predictor.k[0].shape[2])
 
     def move_row(self, src: int, dst: int, talker_len: int) -> None:

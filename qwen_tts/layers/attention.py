@@ -29,42 +29,52 @@ class KVStore(Protocol):
 
 
 class KVCache:
-    """Preallocated keys and values of one attention layer, [B, H_kv, max_len, D] each.
+    """Keys and values of one attention layer, [B, H_kv, L, D] each, attended over their first ``kv_len``
+    positions (all of them by default).
 
-    Held per request (never on the module), so independent requests can interleave on one model.
+    Held per request or per batch (never on the module), so independent requests can interleave on one
+    model. ``k`` and ``v`` may be views (rows of a batch's static cache, ``static_cache.py``): writes go
+    through.
     """
 
-    __slots__ = ("k", "v")
+    __slots__ = ("k", "kv_len", "v")
 
-    def __init__(
-        self, batch: int, num_kv_heads: int, max_len: int, head_dim: int, dtype: torch.dtype, device=None
-    ) -> None:
+    def __init__(self, k: torch.Tensor, v: torch.Tensor, kv_len: int | None = None) -> None:
+        self.k, self.v, self.kv_len = k, v, kv_len
+
+    @classmethod
+    def allocate(
+        cls, batch: int, num_kv_heads: int, max_len: int, head_dim: int, dtype: torch.dtype, device=None
+    ) -> KVCache:
         shape = (batch, num_kv_heads, max_len, head_dim)
-        self.k = torch.zeros(shape, dtype=dtype, device=device)
-        self.v = torch.zeros(shape, dtype=dtype, device=device)
+        k, v = (torch.zeros(shape, dtype=dtype, device=device) for _ in range(2))
+        return cls(k, v)
 
     @property
     def max_len(self) -> int:
-        return self.k.shape[2]
+        """The key positions attended over."""
+        return self.k.shape[2] if self.kv_len is None else self.kv_len
 
     def update(
         self, input_pos: torch.Tensor, k: torch.Tensor, v: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Writes k, v [B, H_kv, T, D] at slots input_pos [B, T]; returns the whole cache."""
+        """Writes k, v [B, H_kv, T, D] at slots input_pos [B, T]; returns the attended keys and values."""
         rows = torch.arange(k.shape[0], device=k.device)[:, None]  # [B, 1]
         # Advanced indices split by a slice put the indexed dims first: the target is [B, T, H_kv, D].
         self.k[rows, :, input_pos] = k.transpose(1, 2)
         self.v[rows, :, input_pos] = v.transpose(1, 2)
-        return self.k, self.v
+        return self.k[:, :, : self.max_len], self.v[:, :, : self.max_len]
 
     def resize(self, max_len: int) -> None:
-        """Grows (or shrinks) to max_len positions, keeping the first min(old, new) positions."""
+        """Grows (or shrinks) to max_len positions, keeping the first min(old, new) positions; attends over
+        all of them."""
         keep = min(max_len, self.max_len)
         for name in ("k", "v"):
             old = getattr(self, name)
             new = old.new_zeros((*old.shape[:2], max_len, old.shape[3]))
             new[:, :, :keep] = old[:, :, :keep]
             setattr(self, name, new)
+        self.kv_len = None
 
 
 def attention_mask(

@@ -33,7 +33,8 @@ class Transformer(nn.Module):
         weight = self.norm.weight
         dtype, device = dtype or weight.dtype, device or weight.device
         spec = self.spec
-        return [KVCache(batch, spec.num_kv_heads, max_len, spec.head_dim, dtype, device) for _ in self.layers]
+        shape = (batch, spec.num_kv_heads, max_len, spec.head_dim)
+        return [KVCache.allocate(*shape, dtype, device) for _ in self.layers]
 
     def forward(
         self,
