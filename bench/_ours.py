@@ -73,32 +73,45 @@ def time_to_first_audio(engine: TTSEngine, text: str, frames: int) -> float:
     return elapsed
 
 
-def _run(engine: TTSEngine, chunks_of, expected_frames: int) -> tuple[list, dict]:
-    """Runs ``chunks_of()`` (a list of chunks) timed, with its peak memory; checks the frame count."""
+def _run(engine: TTSEngine, pairs_of, requests: int, frames: int) -> dict:
+    """Runs ``pairs_of()`` ((request index, chunk) pairs) timed, with its peak memory; checks every request
+    got ``frames`` frames. ``steady_s``: the time after every request's first chunk (frame 0 comes with
+    the admission), which covers ``frames - 1`` whole steps."""
     sync = _sync(engine)
     gpu = engine.device.type == "cuda"
     if gpu:
         torch.cuda.reset_peak_memory_stats(engine.device)
     rss_before = _measure.current_rss()
+    got = [0] * requests
+    audio = 0
     with _measure.RssPeak() as rss:
         sync()
         start = time.perf_counter()
-        chunks = chunks_of()
+        first_round = None
+        for index, chunk in pairs_of():
+            got[index] += len(chunk.codes)
+            audio += len(chunk.samples)
+            if first_round is None and all(got):
+                sync()
+                first_round = time.perf_counter()
         sync()
-        total_s = time.perf_counter() - start
-    num_frames = sum(len(c.codes) for c in chunks)
-    if num_frames != expected_frames:
-        raise RuntimeError(f"expected {expected_frames} frames, got {num_frames}")
-    return chunks, {
-        "total_s": total_s,
+        end = time.perf_counter()
+    if got != [frames] * requests:
+        raise RuntimeError(f"expected {frames} frames per request, got {got}")
+    return {
+        "frames": frames,
+        "total_s": end - start,
+        "steady_s": end - first_round,
+        "steps": frames - 1,
         "peak_rss": rss.peak - rss_before,
         "peak_gpu_bytes": torch.cuda.max_memory_allocated(engine.device) if gpu else None,
-        "audio_s": sum(len(c.samples) for c in chunks) / SAMPLE_RATE,
+        "audio_s": audio / SAMPLE_RATE,
     }
 
 
 def measure_stream(engine: TTSEngine, text: str, frames: int, split: bool) -> dict:
-    """One forced-length stream: total time and (``split``) talker / predictor / codec time, peak memory."""
+    """One forced-length stream: total and steady-state time, and (``split``) the time per frame of the
+    talker step, the code predictor and the codec decoder; peak memory."""
     watch = _measure.Stopwatch(_sync(engine))
     talker = engine.model.talker
     if split:
@@ -109,38 +122,36 @@ def measure_stream(engine: TTSEngine, text: str, frames: int, split: bool) -> di
     watch.wrap(engine.codec.decoder, "decode_step", "codec")
     watch.wrap(engine._batch, "_admit", "admit")
     try:
-        _, run = _run(engine, lambda: list(engine.stream(request(text, frames))), frames)
+        run = _run(engine, lambda: ((0, c) for c in engine.stream(request(text, frames))), 1, frames)
     finally:
         for owner in (talker, talker.code_predictor, engine.codec.decoder, *talker.code_predictor.lm_head):
             owner.__dict__.pop("forward", None)
             owner.__dict__.pop("decode_step", None)
         engine._batch.__dict__.pop("_admit", None)
-    # The prefill: the talker's first call; without the split, the admission (prefill + first token).
+    # The prefill: the talker's first call (the prompt); without the split, the admission (the prefill,
+    # the first token and the predictor's pass of frame 0).
     first = watch.first.get("talker", 0.0) if split else watch.seconds["admit"]
-    return {
-        "batch": 1,
-        "frames": frames,
-        "prefill_s": first,
-        "talker_s": watch.seconds["talker"] - first if split else None,
-        "predictor_s": watch.seconds["predictor"] if split else None,
-        "codec_s": watch.seconds["codec"],
-        **run,
+    per_frame = {  # ms per frame: a talker step per frame after the first, a predictor pass and a decode each
+        "talker_ms": 1e3 * (watch.seconds["talker"] - first) / (frames - 1) if split else None,
+        "predictor_ms": 1e3 * watch.seconds["predictor"] / frames if split else None,
+        "codec_ms": 1e3 * watch.seconds["codec"] / frames,
     }
+    return {"batch": 1, "prefill_s": first, **per_frame, **run}
 
 
 def measure_batch(engine: TTSEngine, text: str, frames: int, batch: int) -> dict:
     """``batch`` forced-length requests decoded together through ``engine.stream_many`` (the engine's batch
-    must hold that many rows); ``prefill_s`` is the time of the prompts' admission."""
+    must hold that many rows); ``prefill_s`` is the time of the prompts' admission (with frame 0)."""
     if engine.max_batch_size < batch:
         raise ValueError(f"the engine holds {engine.max_batch_size} rows; batch {batch} needs more")
     watch = _measure.Stopwatch(_sync(engine))
     watch.wrap(engine._batch, "_admit", "prefill")
     requests = [request(text, frames, seed=i) for i in range(batch)]
     try:
-        _, run = _run(engine, lambda: [c for _, c in engine.stream_many(requests)], batch * frames)
+        run = _run(engine, lambda: engine.stream_many(requests), batch, frames)
     finally:
         engine._batch.__dict__.pop("_admit", None)
-    return {"batch": batch, "frames": frames, "prefill_s": watch.seconds["prefill"], **run}
+    return {"batch": batch, "prefill_s": watch.seconds["prefill"], **run}
 
 
 def weight_bytes_per_frame(engine: TTSEngine) -> int:

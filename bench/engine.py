@@ -9,9 +9,10 @@ Per size, a random-weight checkpoint in the released on-disk layout is built onc
 request is forced to ``--frames`` frames (end of speech impossible). The official package runs in its own
 venv (``--official-python``) in a subprocess, before ours, never at the same time.
 
-Reported per engine, dtype and batch: the prefill (ms, once per request); ms per frame after it (per step
-at batch B: a step advances every request by a frame) split into talker / code predictor (15 steps and heads)
-/ codec decoder / the rest (sampling, embeddings, glue); real-time factor (all compute / audio); time to first
+Reported per engine, dtype and batch: the prefill (ms, once per request); ms per frame after it (per step at
+batch B: a step advances every request by a frame; ours: the steady state after every request's first chunk,
+since a request's frame 0 is completed as it joins) split into talker / code predictor (15 steps and heads) /
+codec decoder / the rest (sampling, embeddings, glue); real-time factor (all compute / audio); time to first
 audio (ours: the first streamed chunk, one-frame chunks; official: it does not stream, so its whole call);
 aggregate audio seconds per second; peak memory per stream above the resident model. The memory-bandwidth
 floor is the weight bytes one frame's generation step reads (talker, 15 predictor steps, heads) / the
@@ -142,17 +143,20 @@ def machine(device: str) -> str:
 
 
 def _row(size: str, result: dict, run: dict, floor_ms: float | None) -> str:
-    steps = run["frames"]  # one step advances every request of the batch by a frame
     prefill_s = run.get("prefill_s") or 0.0
-    per_step = 1e3 * (run["total_s"] - prefill_s) / steps  # steady state, after the prefill
-    parts = [run.get(k) for k in ("talker_s", "predictor_s", "codec_s")]
-    split = ["" if p is None else f"{1e3 * p / steps:.1f}" for p in parts]
+    if "steady_s" in run:  # ours: the steps after every request's first chunk (frame 0 joins with it)
+        per_step = 1e3 * run["steady_s"] / run["steps"]
+        parts = [run.get(k) for k in ("talker_ms", "predictor_ms", "codec_ms")]
+    else:  # the official package: one step per frame after its prefill (its first talker call)
+        per_step = 1e3 * (run["total_s"] - prefill_s) / run["frames"]
+        parts = [None if run.get(k) is None else 1e3 * run[k] / run["frames"] for k in PARTS]
+    split = ["" if p is None else f"{p:.1f}" for p in parts]
     rest = ratio = ""
     if None not in parts:
-        rest = f"{per_step - 1e3 * sum(parts) / steps:.1f}"
+        rest = f"{per_step - sum(parts):.1f}"
     if parts[2] is not None and floor_ms is not None and run["batch"] == 1:
         # the generation step (all but the codec) against its weight-read floor
-        ratio = f"{(per_step - 1e3 * parts[2] / steps) / floor_ms:.2f}"
+        ratio = f"{(per_step - parts[2]) / floor_ms:.2f}"
     ttfa = run.get("ttfa_s", run["total_s"])  # the official package does not stream: its whole call
     mem = run["peak_gpu_bytes"] if run.get("peak_gpu_bytes") is not None else run["peak_rss"]
     cells = [
@@ -164,6 +168,7 @@ def _row(size: str, result: dict, run: dict, floor_ms: float | None) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+PARTS = ("talker_s", "predictor_s", "codec_s")  # the official side's totals
 HEADER = (
     "| size | engine | dtype | batch | prefill ms | ms/frame | talker | predictor | codec | rest "
     "| step x floor | RTF | TTFA s | audio s/s | peak MiB/stream |"

@@ -1,11 +1,14 @@
 """Continuous batching: independent requests decoded together, one frame per step, on static buffers.
 
-``FrameBatch`` holds ``capacity`` rows of state on the device — KV caches (``static_cache.py``), the talker's
-last hidden state, the pending codebook-0 token, positions, frame counters, repetition masks, each row's
-sampling parameters and noise key, and the code history — and a step advances every live row by one frame
-(talker step + the code predictor's steps + sampling), so the weights are read once per frame for the whole
-batch. Each request keeps its own length, sampling parameters, seed and end: its tokens are the same alone or
-in any batch (sampling noise is a hash of its seed and frame, ``noise.py``).
+``FrameBatch`` holds ``capacity`` rows of state on the device — KV caches (``static_cache.py``), positions,
+frame counters, repetition masks, each row's sampling parameters and noise key, and the code history — and a
+step advances every live row by one frame (a talker step over the row's newest frame gives the next
+codebook-0 token, then the code predictor's steps complete that frame), so the weights are read once per frame
+for the whole batch. A request's frame 0 is completed when it joins (its prompt's prefill gives the token, the
+predictor alone completes the frame: ``first_frame_step``), so its first chunk can be delivered before any
+talker step runs — the first audio waits for the prefill and one predictor pass, not a whole frame more.
+Each request keeps its own length, sampling parameters, seed and end: its tokens are the same alone or in any
+batch (sampling noise is a hash of its seed and frame, ``noise.py``).
 
 Live rows are kept contiguous ([0, n)): a request that ends moves the last row into its place, so the eager
 step runs on exactly n rows. With ``FrameRunner`` in graph or compile mode the step runs on the smallest
@@ -13,7 +16,8 @@ captured size >= n, over every cache position (static shapes); the spare rows co
 
 The host learns about end of speech only when some request has a chunk due (every ``first_chunk_frames`` /
 ``emit_every_frames`` frames of that request): one device-to-host copy for all requests due at that step.
-Frames generated past an end (at most one chunk's worth) are dropped.
+Frames generated past an end (at most one chunk's worth) are dropped. A request that reaches its frame cap
+ends there (``finished`` is False unless its end-of-speech token came first).
 """
 
 from __future__ import annotations
@@ -93,9 +97,7 @@ class FrameBatch:
         self.caches = StaticCaches(talker, capacity, self.max_len, lazy=not static_shapes)
         width, vocab = talker.codec_head.in_features, talker.codec_head.out_features
         new = dict(device=device)
-        self.hidden = torch.zeros(capacity, 1, width, dtype=dtype, **new)
         self.text_in = torch.zeros(capacity, 1, width, dtype=dtype, **new)
-        self.code0 = torch.zeros(capacity, dtype=torch.long, **new)
         self.pos = torch.zeros(capacity, dtype=torch.long, **new)  # the next talker position
         self.frame = torch.zeros(capacity, dtype=torch.long, **new)  # frames completed
         self.keys = torch.zeros(capacity, dtype=torch.long, **new)
@@ -105,6 +107,13 @@ class FrameBatch:
         defaults = [SamplingParams(False, 1.0, 0, 1.0, 1.0, False, 1.0, 0, 1.0)] * capacity
         self.talker_params = SamplerTensors.build(defaults, predictor=False, device=device)
         self.predictor_params = SamplerTensors.build(defaults, predictor=True, device=device)
+        # Frame 0 of joining requests, rows [0, k) (static buffers, so first_frame_step can be a graph too).
+        self.first_hidden = torch.zeros(capacity, 1, width, dtype=dtype, **new)
+        self.first_code0 = torch.zeros(capacity, dtype=torch.long, **new)
+        self.first_keys = torch.zeros(capacity, dtype=torch.long, **new)
+        self.first_index = torch.zeros(capacity, dtype=torch.long, **new)  # always 0: the frame's index
+        self.first_codes = torch.zeros(capacity, self.groups, dtype=torch.long, **new)
+        self.first_params = SamplerTensors.build(defaults, predictor=True, device=device)
         self.rules = TalkerLogitsRules(
             repetition_penalty=torch.ones(capacity, 1, **new),
             min_new_frames=torch.zeros(capacity, dtype=torch.long, **new),
@@ -117,7 +126,9 @@ class FrameBatch:
         self._handles = count()
         self._lock = threading.RLock()
         self._step_views: tuple | None = None  # sampling views of the live rows (rebuilt when they change)
-        self.frame_fn: Callable[[int, int], None] = self.frame_step  # FrameRunner may replace it
+        self.frame_fn: Callable[[int, int], None] = self.frame_step  # FrameRunner may replace them
+        self.first_frame_fn: Callable[[int], None] = self.first_frame_step
+        self._first_sampling: list[SamplingParams] = []  # the joining requests' (eager first_frame_step)
 
     # ---- requests ----
     def submit(self, plan: PlannedStream) -> int:
@@ -160,8 +171,8 @@ class FrameBatch:
 
     def nbytes(self) -> int:
         """The static state: KV caches and every per-row buffer."""
-        buffers = (self.hidden, self.text_in, self.code0, self.pos, self.frame, self.keys, self.seen)
-        buffers += (self.history,)
+        buffers = (self.text_in, self.pos, self.frame, self.keys, self.seen, self.history)
+        buffers += (self.first_hidden, self.first_code0, self.first_keys, self.first_index, self.first_codes)
         return self.caches.nbytes() + sum(t.numel() * t.element_size() for t in buffers)
 
     @property
@@ -175,11 +186,14 @@ class FrameBatch:
     # ---- stepping ----
     @torch.inference_mode()
     def step(self) -> None:
-        """Admits waiting requests into free rows, then advances every live row by one frame."""
+        """Admits waiting requests into free rows (their frame 0: the step ends there, so their first chunks
+        go out at once), or else advances every live row by one frame."""
         with self._lock:
             free = self.capacity - len(self._live)
             if self._waiting and free:
                 self._admit([self._waiting.popleft() for _ in range(min(free, len(self._waiting)))])
+                self._emit_due()
+                return
             n = len(self._live)
             if n == 0:
                 return
@@ -196,31 +210,48 @@ class FrameBatch:
             self._emit_due()
 
     def frame_step(self, n: int, kv_len: int) -> None:
-        """One frame for rows [0, n): the code predictor completes each row's frame, the talker consumes it,
-        and the next codebook-0 token is sampled. Only in-place writes to the batch's buffers (graph-safe)."""
+        """One frame for rows [0, n): the talker reads each row's newest frame (plus its text row) and gives
+        the next codebook-0 token; the code predictor completes that frame. Only in-place writes to the
+        batch's buffers (graph-safe)."""
         talker, rows = self.talker, self.rows[:n]
         talker_params, predictor_params, rules = self._views(n)
-        keys, frame, code0 = self.keys[:n], self.frame[:n], self.code0[:n]
-        rest = predict_codes(
-            talker.code_predictor,
-            self.hidden[:n],
-            talker.codec_embedding(code0)[:, None],
-            predictor_params,
-            keys,
-            frame,
-            self.caches.predictor_views(n),
-        )
-        codes = torch.cat([code0[:, None], rest], dim=-1)  # [n, G]
-        self.history[rows, frame.clamp(max=self.max_new_frames - 1)] = codes
-        x = talker.embed_frames(codes)[:, None] + self.text_in[:n]
+        keys, frame = self.keys[:n], self.frame[:n]
+        newest = self.history[rows, (frame - 1).clamp(0, self.max_new_frames - 1)]  # [n, G]
+        x = talker.embed_frames(newest)[:, None] + self.text_in[:n]
         position = self.pos[:n, None].clamp(max=self.max_len - 1)  # spare graph rows may run past the end
         logits, hidden = talker(x, position, self.caches.talker_views(0, n, kv_len))
-        self.seen[:n].scatter_(1, code0[:, None], True)
-        frame += 1
         self.pos[:n] += 1
         logits = process_talker_logits(logits[:, -1], self.seen[:n], frame, rules)
-        self.code0[:n] = sample(logits, talker_params, draw_keys(keys, frame, 0, self.groups))
-        self.hidden[:n] = hidden
+        code0 = sample(logits, talker_params, draw_keys(keys, frame, 0, self.groups))
+        codes = self._complete_frame(hidden, code0, predictor_params, keys, frame, n)
+        self.history[rows, frame.clamp(max=self.max_new_frames - 1)] = codes
+        self.seen[:n].scatter_(1, code0[:, None], True)
+        frame += 1
+
+    def first_frame_step(self, k: int) -> None:
+        """Frame 0 of rows [0, k) of the ``first_*`` buffers: the prompt's prefill gave its codebook-0 token
+        and hidden state; the code predictor completes it into ``first_codes``. Graph-safe like
+        ``frame_step``; it borrows the predictor caches of rows [0, k), which hold nothing between frames."""
+        params = self.first_params.rows(0, k, self._first_sampling if not self.static_shapes else None, True)
+        codes = self._complete_frame(
+            self.first_hidden[:k], self.first_code0[:k], params, self.first_keys[:k], self.first_index[:k], k
+        )
+        self.first_codes[:k] = codes
+
+    def _complete_frame(
+        self,
+        hidden: torch.Tensor,  # [n, 1, D]: the talker's state at the frame's start
+        code0: torch.Tensor,  # [n]
+        params: SamplerTensors,
+        keys: torch.Tensor,  # [n]
+        frame: torch.Tensor,  # [n]: the frame's index per row
+        n: int,
+    ) -> torch.Tensor:
+        """The frame's G codes [n, G]: codebook 0 and the code predictor's G-1 codes after it."""
+        predictor = self.talker.code_predictor
+        embed = self.talker.codec_embedding(code0)[:, None]
+        rest = predict_codes(predictor, hidden, embed, params, keys, frame, self.caches.predictor_views(n))
+        return torch.cat([code0[:, None], rest], dim=-1)
 
     # ---- internals ----
     def _views(self, n: int) -> tuple[SamplerTensors, SamplerTensors, TalkerLogitsRules]:
@@ -273,14 +304,23 @@ class FrameBatch:
             positions = torch.arange(max(lengths), device=embeds.device).expand(count, -1)
             logits, hidden = self.talker(embeds, positions, views)
             picked = self.rows[:count], last  # each row's last real position
-            self.hidden[span] = hidden[picked][:, None]
-            self.code0[span] = sample(
+            self.first_hidden[:count] = hidden[picked][:, None]
+            self.first_code0[:count] = sample(
                 process_talker_logits(
                     logits[picked], self.seen[span], self.frame[span], self.rules.rows(start, start + count)
                 ),
                 self.talker_params.rows(start, start + count, [p.sampling for p in plans], predictor=False),
                 draw_keys(self.keys[span], self.frame[span], 0, self.groups),
             )
+            self.first_keys[:count] = self.keys[span]
+            for index, plan in enumerate(plans):
+                self.first_params.set_row(index, plan.sampling, predictor=True)
+            self._first_sampling = [p.sampling for p in plans]
+            self.first_frame_fn(count)
+            first = self.first_codes[:count]
+            self.history[span, 0] = first
+            self.seen[span].scatter_(1, first[:, :1], True)
+            self.frame[span] = 1
             for stream in streams:
                 stream.decoder_state = self.codec_decoder.init_state(1)
                 if (
@@ -292,37 +332,31 @@ class FrameBatch:
                 self._fail(stream, e)
             return
         for index, stream in enumerate(streams):
-            stream.row = start + index
+            stream.row, stream.frames = start + index, 1
             self._live.append(stream)
         self._step_views = None
 
     def _feed_text(self, stream: _Stream) -> None:
-        """The text row of the frame the next step completes (set once the text is used up)."""
-        rows = stream.plan.text_rows
-        last = rows.shape[1] - 1
-        if stream.frames <= last:
-            self.text_in[stream.row, 0] = rows[0, stream.frames]
+        """The text row added to the newest frame at the next talker step (kept once the text is used up)."""
+        rows, index = stream.plan.text_rows, stream.frames - 1
+        if index <= rows.shape[1] - 1:
+            self.text_in[stream.row, 0] = rows[0, index]
 
     def _emit_due(self) -> None:
         due = [s for s in self._live if self._is_due(s)]
         if not due:
             return
-        # One device-to-host copy for every request due now: its new frames and its pending codebook-0 token.
+        # One device-to-host copy for every request due now: its new frames.
         blocks = [self.history[s.row, s.emitted : s.frames] for s in due]
-        on_host = torch.cat(
-            [*blocks, self.code0[[s.row for s in due]][:, None].expand(-1, self.groups)]
-        ).cpu()
-        new_codes = on_host[: sum(b.shape[0] for b in blocks)].split([b.shape[0] for b in blocks])
-        next0 = on_host[-len(due) :, 0].tolist()
+        new_codes = torch.cat(blocks).cpu().split([b.shape[0] for b in blocks])
         eos = self.rules.eos_id
         ended = []
-        for stream, codes, block, after in zip(due, new_codes, blocks, next0, strict=True):
+        for stream, codes, block in zip(due, new_codes, blocks, strict=True):
             starts = codes[:, 0].tolist()
-            at_cap = stream.frames >= stream.plan.max_frames
             if eos in starts:
                 keep, finished, is_last = starts.index(eos), True, True
             else:
-                keep, finished, is_last = len(starts), at_cap and after == eos, at_cap
+                keep, finished, is_last = len(starts), False, stream.frames >= stream.plan.max_frames
             self._deliver(stream, codes[:keep], block[:keep], finished, is_last)
             if is_last:
                 ended.append(stream)
@@ -371,7 +405,7 @@ class FrameBatch:
 
     def _move_row(self, stream: _Stream, src: int, dst: int) -> None:
         self.caches.move_row(src, dst, stream.plan.embeds.shape[1] + stream.frames)
-        for buf in (self.hidden, self.text_in, self.code0, self.pos, self.frame, self.keys, self.seen):
+        for buf in (self.text_in, self.pos, self.frame, self.keys, self.seen):
             buf[dst] = buf[src]
         self.history[dst, : stream.frames] = self.history[src, : stream.frames]
         for params in (self.talker_params, self.predictor_params):

@@ -8,6 +8,9 @@ start-up, on the batch's static buffers; a step with n live rows replays the gra
 kernels) under it, or runs alone; ``static_shapes`` alone runs the graphs' shapes eagerly (to check graph-mode
 results anywhere). Eager — the default on CPU, and ``use_cuda_graphs=False`` on a GPU — runs exactly the live
 rows and attends over the live part of the caches only.
+
+Requests joining the batch get their frame 0 from ``FrameBatch.first_frame_step`` (the code predictor alone,
+after the prompt's prefill), which runs the same way: eager, compiled, or from a graph per size.
 """
 
 from __future__ import annotations
@@ -75,25 +78,31 @@ class FrameRunner:
         return next(size for size in self.sizes if size >= n)
 
     def attach(self, batch) -> None:
-        """Sets ``batch.frame_fn``: compiles and captures the step now (this is the warm-up cost)."""
+        """Sets ``batch.frame_fn`` and ``batch.first_frame_fn`` (frame 0 of joining requests): compiles and
+        captures both steps now (this is the warm-up cost)."""
         if not self.static_shapes:
             return
         step: Callable[[int, int], None] = batch.frame_step
+        first: Callable[[int], None] = batch.first_frame_step
         if self.compile_mode is not None:
             step = torch.compile(step, mode=self.compile_mode, dynamic=False)
+            first = torch.compile(first, mode=self.compile_mode, dynamic=False)
         if self.use_cuda_graphs:
-            graphs = capture_graphs(step, self.sizes, batch.max_len)
+            graphs = capture_graphs(lambda size: step(size, batch.max_len), self.sizes, "frame")
+            first_graphs = capture_graphs(first, self.sizes, "first-frame")
             batch.frame_fn = lambda n, kv_len: graphs[self.size_for(n)].replay()
+            batch.first_frame_fn = lambda k: first_graphs[self.size_for(k)].replay()
         else:
             batch.frame_fn = lambda n, kv_len: step(self.size_for(n), kv_len)
+            batch.first_frame_fn = lambda k: first(self.size_for(k))
 
 
 def capture_graphs(
-    step: Callable[[int, int], None], sizes: tuple[int, ...], kv_len: int
+    step: Callable[[int], None], sizes: tuple[int, ...], name: str
 ) -> dict[int, torch.cuda.CUDAGraph]:
-    """One CUDA graph of a whole frame step per batch size, sharing one memory pool.
+    """One CUDA graph of ``step(size)`` per batch size, sharing one memory pool.
 
-    The step only writes the batch's buffers in place, so replaying a graph is the step. Warm-up runs on a
+    The steps only write the batch's buffers in place, so replaying a graph is the step. Warm-up runs on a
     side stream first, as capture requires (lazy initialisation, cuBLAS workspaces, compilation).
     """
     side = torch.cuda.Stream()
@@ -101,16 +110,16 @@ def capture_graphs(
     with torch.cuda.stream(side), torch.inference_mode():
         for size in sizes:
             for _ in range(2):
-                step(size, kv_len)
+                step(size)
     torch.cuda.current_stream().wait_stream(side)
     graphs: dict[int, torch.cuda.CUDAGraph] = {}
     pool = None
     for size in sorted(sizes, reverse=True):  # the largest first: the smaller ones fit in its pool
         graph = torch.cuda.CUDAGraph()
         with torch.inference_mode(), torch.cuda.graph(graph, pool=pool):
-            step(size, kv_len)
+            step(size)
         pool = graph.pool()
         graphs[size] = graph
     torch.cuda.synchronize()
-    log.info("captured frame graphs for batch sizes %s", ", ".join(map(str, sorted(graphs))))
+    log.info("captured %s graphs for batch sizes %s", name, ", ".join(map(str, sorted(graphs))))
     return graphs

@@ -117,6 +117,35 @@ def test_a_failing_prompt_fails_only_its_request(batched):
     assert np.array_equal(batched.synthesize(good).codes, batched.synthesize(good).codes)
 
 
+def test_first_chunk_needs_the_prefill_and_one_predictor_pass_only(tiny_checkpoint):
+    """Frame 0 is completed when a request joins: its first chunk comes before any talker step (the talker
+    runs once, for the prompt), and a request joining a running batch does not advance the others."""
+    engine = TTSEngine.from_pretrained(tiny_checkpoint("custom_voice"), max_seq_len=96, max_batch_size=2)
+    talker = engine.model.talker
+    calls: list[int] = []
+    original = talker.forward
+    talker.forward = lambda x, *args, **kwargs: calls.append(x.shape[1]) or original(x, *args, **kwargs)
+    try:
+        first, second = (
+            SynthesisRequest(text=text, speaker=engine.speakers[0], max_new_frames=20, min_new_frames=20)
+            for text in ("Hello there", "A second one")
+        )
+        stream = engine.stream(first)
+        chunk = next(stream)
+        assert len(chunk.codes) == 1 and len(chunk.samples) == 1920
+        assert len(calls) == 1 and calls[0] > 1  # the prefill only
+        next(stream)  # 4 more frames: one talker step each
+        assert len(calls) == 1 + engine.emit_every_frames and set(calls[1:]) == {1}
+        frames_before = engine._batch._live[0].frames
+        other = engine.stream(second)
+        assert len(next(other).codes) == 1
+        assert len(calls) == 2 + engine.emit_every_frames  # the second prompt's prefill, no batch step
+        assert engine._batch._live[0].frames == frames_before
+        stream.close(), other.close()
+    finally:
+        del talker.forward
+
+
 def test_runner_options_are_checked():
     cpu = torch.device("cpu")
     assert not FrameRunner.configure(cpu, None, None, 4).static_shapes
