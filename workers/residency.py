@@ -64,6 +64,11 @@ class ModelResidency:
         return engine
 
     @property
+    def budget_bytes(self) -> int | None:
+        """None: nothing is ever evicted."""
+        return self._budget
+
+    @property
     def resident(self) -> tuple[str, ...]:
         return tuple(self._resident)
 
