@@ -3,14 +3,20 @@
 Reliability choices:
 
 - ``task_acks_late`` + ``task_reject_on_worker_lost``: a task is acknowledged when it finishes; if its worker
-  process dies, the message goes back to the queue. A redelivered stream task finds its request already
-  claimed (``common.redis_stream``) and does nothing; its reader has already reported the loss.
-- ``worker_prefetch_multiplier=1`` with ``-c 1``: a worker holds at most the task it runs, so a queued
-  request goes to whichever worker frees up first.
+  process dies, the message goes back to the queue. A stream task finishes once its claimed request is handed
+  to the child's engine host (``workers.runtime``): a redelivered one finds the request already claimed
+  (``common.redis_stream``) and does nothing, and a reader whose worker died gets the loss from the lease.
+  Job segment tasks wait for their audio, so they are acknowledged only when it is stored.
+- ``worker_prefetch_multiplier=1`` with ``-c 1``: a worker holds at most the task it runs. A stream task
+  blocks while its child runs ``optimization.max_batch_size`` requests, so a busy worker takes no more and a
+  queued request goes to whichever worker has room first.
 - ``visibility_timeout`` above the hard time limit (checked by the settings): Redis never redelivers a task
   that is still running.
-- soft time limit (an error entry is written) below the hard limit (the child is killed).
-- soft shutdown: on SIGTERM the running task gets ``soft_shutdown_timeout_s`` to finish its stream.
+- soft time limit (an error entry is written) below the hard limit (the child is killed). Celery applies
+  them to task bodies; for the requests a child's engine host runs after their task returned, the host applies
+  the same two limits (``workers.engine_host.TimeLimits``, ``workers.step_watchdog``).
+- soft shutdown: on SIGTERM the child's ``worker_process_shutdown`` gives the requests in flight
+  ``soft_shutdown_timeout_s`` to finish; any still running then end with an error entry.
 - ``worker_proc_alive_timeout`` long enough for ``worker_process_init`` to load and warm the models.
 - stream tasks carry ``expires`` (the reader's start timeout): one that waited longer is discarded unrun.
 """

@@ -76,7 +76,10 @@ class CanaryReply(BaseModel):
 
 
 class WorkerStatus(BaseModel):
-    """A live worker: the models it serves (its queues), which of them are resident, what it is running."""
+    """A live worker: the models it serves (its queues), which of them are resident, what it is running.
+
+    A worker child runs up to ``capacity`` requests at once (streams and job segments, decoded together);
+    ``in_flight`` lists them all. ``running`` is the oldest of them, kept for readers that know one field."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -84,4 +87,8 @@ class WorkerStatus(BaseModel):
     pid: int
     models: tuple[ModelInfo, ...]
     resident: tuple[str, ...] = ()
-    running: str | None = Field(default=None, description="request id of the task it is running")
+    running: str | None = Field(default=None, description="request id of the oldest request it is running")
+    in_flight: tuple[str, ...] = Field(default=(), description="request ids of every request it is running")
+    capacity: int = Field(
+        default=1, ge=1, description="requests it runs at once (optimization.max_batch_size)"
+    )

@@ -3,7 +3,9 @@
 Thin: validate the payload, call the shared runner (``workers.jobs``), send the follow-up message. Every task
 is idempotent and acknowledged late (``task_acks_late`` + ``task_reject_on_worker_lost``): a worker killed
 mid-task gets its message redelivered, and the database (attempt counters, done flags, exactly-once finish)
-decides what is left to do.
+decides what is left to do. A segment task submits its text to the child's engine host, where it runs with
+the live streams, and waits for the audio (``workers.jobs.synthesis.HostSynthesizer``): it is acknowledged
+only once the audio is stored.
 """
 
 from __future__ import annotations

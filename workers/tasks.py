@@ -1,4 +1,7 @@
-"""The Celery tasks: explicitly named, one JSON payload each, validated, then handed to the worker runtime."""
+"""The Celery tasks: explicitly named, one JSON payload each, validated, then handed to the worker runtime.
+
+The stream task returns once its request is claimed and handed to the child's engine host (or when the host
+has room again, if it is full): the audio is written by the host, not by the task (``workers.runtime``)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,15 @@
 """``qwen3-tts worker --gpu N --models 0.6B-CustomVoice,0.6B-Base``: one Celery worker per GPU.
 
 The process pins itself to its GPU (``CUDA_VISIBLE_DEVICES=N``, set before anything imports torch), then runs
-a prefork worker with one child (``-c 1``). The child loads and warms every served model in
-``worker_process_init``, before it takes a task, and consumes one queue per model variant
-(``workers.contracts.model_queue``). Residency is bounded by a memory budget, least recently used out
-(``workers.residency``). Also runnable as ``python -m workers.worker_main``.
+a prefork worker with one child (``-c 1``): hard limits and crashes kill only the child, and the parent
+replaces it. The child loads and warms every served model in ``worker_process_init``, before it takes a task,
+and consumes one queue per model variant (``workers.contracts.model_queue``). Residency is bounded by a
+memory budget, least recently used out (``workers.residency``).
+
+One task runs at a time in the child, but requests do not: a stream task hands its request to the child's
+``EngineHost`` and returns, so the child decodes up to ``optimization.max_batch_size`` requests together in
+the engine's batch; job segments join the same host (``workers.runtime``). Also runnable as
+``python -m workers.worker_main``.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from common.settings import Settings, SettingsError, load_settings
 from common.stores import build_blob_store, build_sessions
 from workers.celery_app import CONTROL_QUEUE, create_celery_app
 from workers.contracts import model_queue
-from workers.engine_port import Engine, JobOptions, JoinPolicy, RequestFactory, qwen_request
+from workers.engine_host import EngineHost, TimeLimits
+from workers.engine_port import Engine, JoinPolicy, RequestFactory, qwen_request
 from workers.job_tasks import JobWorker, register_job_tasks
 from workers.residency import ModelResidency
 from workers.runtime import WorkerRuntime
@@ -86,10 +92,11 @@ def build_child(
     loader: Callable[[str], Engine],
     make_request: RequestFactory | None,
 ) -> tuple[WorkerRuntime, JobWorker]:
-    """What one worker child holds: stores, resident models, saved voices' clone prompts, job context."""
+    """What one worker child holds: stores, resident models, saved voices' clone prompts, the engine host
+    (streams and job segments both run on it), job context."""
     import redis
 
-    from workers.jobs.synthesis import engine_synthesizer
+    from workers.jobs.synthesis import HostSynthesizer
     from workers.jobs.wiring import job_worker
 
     sessions, blobs = build_sessions(settings), build_blob_store(settings)
@@ -98,23 +105,29 @@ def build_child(
     residency = ModelResidency(
         model_keys.track(loader), budget_bytes=memory_budget(settings), release=release_memory
     )
-    options = JobOptions(
+    options = settings.distributed
+    host = EngineHost(
+        residency,
+        model_names=models,
+        preload=models,
         make_request=make_request or qwen_request,
         clone_prompts=prompts,
         max_frames_per_piece=settings.max_frames_per_piece,
         join=JoinPolicy.of(settings),
+        limits=TimeLimits(job_s=options.task_soft_time_limit_s, step_s=options.task_time_limit_s),
+        warm_up=True,
     )
     runtime = WorkerRuntime(
         redis=redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=30),
-        key_prefix=settings.distributed.key_prefix,
-        limits=StreamLimits.from_options(settings.distributed),
-        models=models,
+        key_prefix=options.key_prefix,
+        limits=StreamLimits.from_options(options),
+        host=host,
         residency=residency,
-        jobs=options,
+        capacity=settings.optimization.max_batch_size,
+        shutdown_timeout_s=options.soft_shutdown_timeout_s,
         hostname=hostname,
     )
-    synthesize = engine_synthesizer(residency.get, options)
-    return runtime, job_worker(settings, app, sessions, blobs, synthesize)
+    return runtime, job_worker(settings, app, sessions, blobs, HostSynthesizer(host))
 
 
 def consume_model_queues(app: Any, node: str, models: Sequence[str]) -> None:
@@ -138,7 +151,7 @@ def run_worker(
     loader: LoaderFactory = default_loader,
     make_request: RequestFactory | None = None,
 ) -> None:
-    """Run a worker until it is stopped (SIGTERM: soft shutdown, running task finishes first)."""
+    """Run a worker until it is stopped (SIGTERM: soft shutdown, the requests in flight finish first)."""
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)  # before the child imports torch
         if settings.device == "cpu":
@@ -169,7 +182,13 @@ def run_worker(
 
     worker_process_init.connect(start_child, weak=False)
     worker_process_shutdown.connect(stop_child, weak=False)
-    log.info("worker %s: models %s on %s", node, ", ".join(models), settings.device)
+    log.info(
+        "worker %s: models %s on %s; each child runs up to %d requests at once (optimization.max_batch_size)",
+        node,
+        ", ".join(models),
+        settings.device,
+        settings.optimization.max_batch_size,
+    )
     app.worker_main(
         [
             "worker",

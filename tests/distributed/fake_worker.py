@@ -1,27 +1,49 @@
 """A real Celery worker process (``workers.worker_main.run_worker``) over the service tests' fake engine.
 
-``python -m tests.distributed.fake_worker --models NAME:TYPE:DELAY_S,... --hostname NODE`` with the
-settings in the ``QWEN_TTS_*`` environment. With ``--tiny``, ``--models`` names entries of the settings'
-models map, served by the real engine (tiny checkpoints). The fake stands where ``qwen_tts.TTSEngine`` does.
+``python -m tests.distributed.fake_worker --models NAME:TYPE:DELAY_S[:HANG_S],... --hostname NODE`` with the
+settings in the ``QWEN_TTS_*`` environment; with ``HANG_S``, a request whose text starts with "hang" blocks
+that long before its first chunk (a stuck engine step). With ``--tiny``, ``--models`` names entries of the
+settings' models map, served by the real engine (tiny checkpoints). The fake stands where
+``qwen_tts.TTSEngine`` does.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from common.settings import Settings, load_settings
-from tests.service.fake_engine import FakeEngine, fake_request
+from tests.service.fake_engine import FakeChunk, FakeEngine, FakeRequest, fake_request
 from workers.engine_port import Engine
 from workers.worker_main import default_loader, run_worker
 
 
+@dataclass
+class HangingEngine(FakeEngine):
+    hang_s: float = 0.0
+
+    def stream(self, request: FakeRequest) -> Iterator[FakeChunk]:
+        chunks = super().stream(request)
+        return self._hang(chunks) if request.text.lower().startswith("hang") else chunks
+
+    def _hang(self, chunks: Iterator[FakeChunk]) -> Iterator[FakeChunk]:
+        time.sleep(self.hang_s)
+        yield from chunks
+
+
 def fake_engines(spec: str) -> dict[str, FakeEngine]:
-    engines = {}
+    engines: dict[str, FakeEngine] = {}
     for item in spec.split(","):
-        name, model_type, delay_s = item.split(":")
-        engines[name] = FakeEngine(model_type, delay_s=float(delay_s), supports_instruct=model_type != "base")
+        name, model_type, delay_s, *hang_s = item.split(":")
+        engines[name] = HangingEngine(
+            model_type,
+            delay_s=float(delay_s),
+            supports_instruct=model_type != "base",
+            hang_s=float(hang_s[0]) if hang_s else 0.0,
+        )
     return engines
 
 

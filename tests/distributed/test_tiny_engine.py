@@ -1,10 +1,12 @@
 """The distributed path with the real engine: tiny random-weight checkpoints loaded by a real Celery worker
 process (CPU), streamed through Redis to the OpenAI SDK; a seeded request sounds exactly as in the embedded
-mode, and a switch between the CustomVoice and VoiceDesign variants is served by the same worker."""
+mode, a switch between the CustomVoice and VoiceDesign variants is served by the same worker, and concurrent
+requests decoded together in the worker's batch sound as each does alone."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +93,18 @@ def test_one_worker_serves_both_variants(distributed_url: str, embedded_url: str
     assert speech(distributed_url, **design) == speech(embedded_url, **design)
     custom = {"model": "tiny-CustomVoice", "voice": "echo"}
     assert speech(distributed_url, **custom) == speech(embedded_url, **custom)
+
+
+def test_concurrent_requests_on_one_worker_are_decoded_together_with_valid_audio(
+    distributed_url: str, embedded_url: str
+) -> None:
+    requests = [{"model": "tts-1", "voice": voice} for voice in ("alloy", "echo", "fable")]
+    with ThreadPoolExecutor(max_workers=len(requests)) as pool:  # the worker's batch holds 4
+        results = list(pool.map(lambda request: speech(distributed_url, **request), requests))
+    for request, audio in zip(requests, results, strict=True):
+        samples = np.frombuffer(audio, dtype="<i2")
+        assert 0 < samples.size <= MAX_FRAMES * FRAME and samples.size % FRAME == 0
+        alone = np.frombuffer(speech(embedded_url, **request), dtype="<i2")
+        # the same codes in a batch as alone; the decoded samples agree to float rounding (1 LSB)
+        assert samples.shape == alone.shape
+        assert np.abs(samples.astype(np.int32) - alone).max() <= 1, request

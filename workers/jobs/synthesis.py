@@ -1,20 +1,19 @@
-"""``Synthesize`` adapters: how a segment's ``SynthesisJob`` reaches an engine.
+"""``HostSynthesizer``: how a segment's ``SynthesisJob`` reaches an engine, in both run modes.
 
-- ``HostSynthesizer``: through the embedded ``EngineHost`` worker thread (the thread that serves live speech
-  requests too, round-robin, so a book never starves a live request).
-- ``engine_synthesizer``: straight on a resident engine (a Celery worker process), via the one
-  ``JobOptions.audio`` implementation.
+The segment is submitted to the ``EngineHost`` (the embedded server's, or a Celery worker child's) and the
+caller's thread waits for its audio. It runs together with live speech requests, round-robin and in the
+engine's batch, so a book never starves a live request. A wait that is interrupted (a Celery soft time
+limit, a shutdown) cancels the segment, which frees its row on the host's next turn.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from common.contracts import SynthesisJob
 from common.errors import ServiceError, SynthesisFailed
 from workers.engine_host import EngineHost
-from workers.engine_port import Engine, JobOptions
 
 
 class _CollectingSink:
@@ -24,10 +23,14 @@ class _CollectingSink:
         self.chunks: list[bytes] = []
         self.error: ServiceError | None = None
         self.closed = threading.Event()
+        self._cancelled = threading.Event()
 
     @property
     def is_cancelled(self) -> bool:
-        return False
+        return self._cancelled.is_set()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
 
     def has_room(self) -> bool:
         return True
@@ -48,17 +51,18 @@ class HostSynthesizer:
     def __call__(self, job: SynthesisJob) -> Iterator[bytes]:
         sink = _CollectingSink()
         self._host.submit(job, sink)
-        if not sink.closed.wait(self._timeout_s):
+        try:
+            finished = sink.closed.wait(self._timeout_s)
+        except BaseException:
+            self._cancel(sink)
+            raise
+        if not finished:
+            self._cancel(sink)
             raise SynthesisFailed(f"segment {job.request_id} did not finish within {self._timeout_s:g} s")
         if sink.error is not None:
             raise sink.error
         return iter(sink.chunks)
 
-
-def engine_synthesizer(
-    engine_of: Callable[[str], Engine], options: JobOptions
-) -> Callable[[SynthesisJob], Iterator[bytes]]:
-    def synthesize(job: SynthesisJob) -> Iterator[bytes]:
-        return options.audio(engine_of(job.model), job)
-
-    return synthesize
+    def _cancel(self, sink: _CollectingSink) -> None:
+        sink.cancel()
+        self._host.notify()
