@@ -221,3 +221,34 @@ def test_sigterm_lets_the_streams_in_flight_finish_and_ends_the_rest_with_an_err
     assert long_last["error"]["code"] == "service_unavailable", long_last  # an error entry, not a lost lease
     cluster.process.wait(timeout=30)
     assert worker_status(cluster) is None
+
+
+def test_a_cancelled_stream_stops_and_frees_its_place_while_the_other_runs_on(make_cluster: Any) -> None:
+    cluster = make_cluster(max_batch_size=2)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        kept = pool.submit(speak, cluster.url, LONG, "alloy", "kept")
+        body = {"model": FAKE, "voice": "echo", "input": LONG, "response_format": "pcm", "stream": True}
+        with (
+            httpx.Client(timeout=30) as client,
+            client.stream(
+                "POST", f"{cluster.url}/v1/audio/speech", json=body, headers={"x-request-id": "dropped"}
+            ) as response,
+        ):
+            next(response.iter_bytes())
+            response.close()  # the client goes away: the API sets the cancel key
+        (key,) = list(cluster.rdb.scan_iter(match=f"{cluster.prefix}req:dropped.*:audio"))
+        cancel_key = key.decode().removesuffix(":audio") + ":cancel"
+        deadline = time.monotonic() + 10
+        while not cluster.rdb.exists(cancel_key):
+            assert time.monotonic() < deadline, "the API never cancelled the stream"
+            time.sleep(0.005)
+        written_at_cancel = cluster.rdb.xlen(key)
+        # its place is free: a third request runs next to the one still going
+        _, third_last = speak(cluster.url, TEXT, "fable", "third")
+        _, kept_last = kept.result()
+    (_, final), *_ = cluster.rdb.xrevrange(key, count=1)
+    assert b"cancelled" in final, final
+    assert int(final[b"seq"]) - written_at_cancel <= 2, "the worker ran on after the cancel"
+    assert third_last["type"] == "speech.audio.done" and kept_last["type"] == "speech.audio.done"
+    kept_ids = entry_ids(cluster.rdb, cluster.prefix, "kept")
+    assert entry_ids(cluster.rdb, cluster.prefix, "third")[-1] < kept_ids[-1]
