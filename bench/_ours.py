@@ -58,10 +58,19 @@ def _sync(engine: TTSEngine):
     return (lambda: torch.cuda.synchronize(engine.device)) if engine.device.type == "cuda" else (lambda: None)
 
 
-def time_to_first_audio(engine: TTSEngine, text: str, frames: int) -> float:
-    """Seconds from the call to the first streamed chunk, with single-frame chunks."""
+def time_to_first_audio(engine: TTSEngine, text: str, frames: int) -> dict:
+    """Seconds from the call to the first streamed chunk (single-frame chunks), ``ttfa_s``, and where they go:
+    ``plan_s`` (tokenizing, the prompt's embeddings), ``prefill_s`` (the talker over the prompt),
+    ``first_frame_s`` (the code predictor's pass completing frame 0), ``codec_s`` (decoding it)."""
     interval = engine.emit_every_frames
     engine.emit_every_frames = 1
+    watch = _measure.Stopwatch(_sync(engine))
+    batch = engine._batch
+    first_frame_fn = batch.first_frame_fn  # an attribute (FrameRunner may set it), not a method
+    watch.wrap(engine, "_plan", "plan")
+    watch.wrap(engine.model.talker, "forward", "prefill")
+    watch.wrap(batch, "first_frame_fn", "first_frame")
+    watch.wrap(engine.codec.decoder, "decode_step", "codec")
     try:
         start = time.perf_counter()
         stream = engine.stream(request(text, frames))
@@ -70,7 +79,11 @@ def time_to_first_audio(engine: TTSEngine, text: str, frames: int) -> float:
         stream.close()
     finally:
         engine.emit_every_frames = interval
-    return elapsed
+        wrapped = ((engine, "_plan"), (engine.model.talker, "forward"), (engine.codec.decoder, "decode_step"))
+        for owner, name in wrapped:
+            owner.__dict__.pop(name, None)
+        batch.first_frame_fn = first_frame_fn
+    return {"ttfa_s": elapsed, **{f"{k}_s": v for k, v in watch.seconds.items()}}
 
 
 def _run(engine: TTSEngine, pairs_of, requests: int, frames: int) -> dict:

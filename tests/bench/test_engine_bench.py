@@ -63,8 +63,11 @@ def test_first_audio_comes_before_the_whole_stream(engine: TTSEngine) -> None:
     interval = engine.emit_every_frames
     first = _ours.time_to_first_audio(engine, "Hello world.", frames=16)
     whole = _ours.measure_stream(engine, "Hello world.", frames=16, split=False)["total_s"]
-    assert first < whole
+    assert first["ttfa_s"] < whole
+    parts = [first[k] for k in ("plan_s", "prefill_s", "first_frame_s", "codec_s")]
+    assert all(p > 0 for p in parts) and sum(parts) <= first["ttfa_s"]
     assert engine.emit_every_frames == interval
+    assert engine._batch.first_frame_fn == engine._batch.first_frame_step and "_plan" not in vars(engine)
 
 
 def test_batched_steps_produce_every_request_frames(engine: TTSEngine) -> None:
