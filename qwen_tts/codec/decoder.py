@@ -3,9 +3,13 @@
 ``forward(codes)`` decodes a whole sequence in one pass (the reference path). ``decode_step(codes, state)``
 continues a stream: it decodes only the new frames, carrying conv histories, transposed-conv overhangs and
 the attention key/value window in ``state``, so that the concatenated steps equal ``forward`` of the whole.
+``decode_many(codes, states)`` continues several streams, each at its own frame, in one pass (one read of the
+weights, one set of kernel launches): their states are stacked along the batch and split back afterwards.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -68,10 +72,41 @@ class CodecDecoder(nn.Module):
             hidden = block(hidden, state)
         samples = last(activation(hidden), state)  # [B, 1, T * samples_per_frame]
         if state is not None:
-            state.num_frames += codes.shape[1]
+            state.advance(codes.shape[1])
         return samples.squeeze(1).clamp(-1.0, 1.0)
 
     @torch.inference_mode()
     def decode_step(self, codes: torch.Tensor, state: StreamState) -> torch.Tensor:
         """The next ``t`` frames of a stream: codes [B, t, num_quantizers] -> samples [B, t * 1920]."""
-        return self(codes, state)
+        return self.decode_many([codes], [state])[0]
+
+    @torch.inference_mode()
+    def decode_many(self, codes: Sequence[torch.Tensor], states: Sequence[StreamState]) -> list[torch.Tensor]:
+        """The next ``t`` frames of several streams in one decoder pass.
+
+        ``codes[i]`` [B_i, t, num_quantizers] continues ``states[i]`` (batch B_i, usually 1), with the same
+        ``t`` for all; the streams may be at different frames. Returns samples [B_i, t * 1920] per stream and
+        leaves each state exactly as ``decode_step(codes[i], states[i])`` would.
+        """
+        if len(codes) != len(states):
+            raise ValueError(f"{len(codes)} code blocks for {len(states)} stream states")
+        if not codes:
+            return []
+        for block, state in zip(codes, states, strict=True):
+            if block.ndim != 3 or block.shape[0] != state.batch:
+                raise ValueError(
+                    f"stream state is for batch {state.batch}, got codes of shape {tuple(block.shape)}"
+                )
+        lengths = {block.shape[1] for block in codes}
+        if len(lengths) > 1:
+            raise ValueError(
+                f"streams decoded together need the same number of new frames, got {sorted(lengths)}"
+            )
+        if len(states) == 1:
+            return [self(codes[0], states[0])]
+        if lengths == {0}:
+            return [self(block) for block in codes]  # nothing to decode: empty samples, states unchanged
+        batched = StreamState.stack(states)
+        samples = self(torch.cat(list(codes)), batched)  # [sum B_i, t * 1920]
+        batched.unstack(states)
+        return list(samples.split([state.batch for state in states]))

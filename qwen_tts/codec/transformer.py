@@ -2,7 +2,7 @@
 
 Built from the shared ``qwen_tts.layers`` blocks, between linear projections from and to the latent width.
 A stream passes its ``StreamState``, whose rolling key/value windows make each step attend exactly as the
-whole-sequence pass does.
+whole-sequence pass does; rows of a stacked state each have their own positions (and window padding).
 """
 
 from __future__ import annotations
@@ -28,11 +28,15 @@ class DecoderTransformer(nn.Module):
 
     def forward(self, x: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
         batch, length, _ = x.shape  # [B, T, latent_dim]
-        start = 0 if state is None else state.num_frames
-        positions = torch.arange(start, start + length, device=x.device).expand(batch, -1)  # [B, T]
         num_past = 0 if state is None else state.kv[0].length
-        key_positions = torch.arange(start - num_past, start + length, device=x.device).expand(batch, -1)
+        start = 0 if state is None else state.next_positions(x.device)  # [B, 1]: each row's first new frame
+        offsets = torch.arange(-num_past, length, device=x.device)  # [P + T]: the window, then the new frames
+        key_positions = (start + offsets).expand(batch, -1)  # [B, P + T]
+        positions = key_positions[:, num_past:]  # [B, T]
         mask = attention_mask(positions, key_positions, causal=True, sliding_window=self.spec.sliding_window)
+        if state is not None:
+            # Slots at negative positions pad the window of a stream younger than those stacked with it.
+            mask = mask & (key_positions >= 0)[:, None, None, :]
         h = self.input_proj(x)
         cos, sin = self.rotary(positions, h.dtype)  # [B, T, head_dim]
         for index, layer in enumerate(self.layers):
