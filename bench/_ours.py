@@ -70,7 +70,7 @@ def time_to_first_audio(engine: TTSEngine, text: str, frames: int) -> dict:
     watch.wrap(engine, "_plan", "plan")
     watch.wrap(engine.model.talker, "forward", "prefill")
     watch.wrap(batch, "first_frame_fn", "first_frame")
-    watch.wrap(engine.codec.decoder, "decode_step", "codec")
+    watch.wrap(engine.codec.decoder, "decode_many", "codec")
     try:
         start = time.perf_counter()
         stream = engine.stream(request(text, frames))
@@ -79,7 +79,7 @@ def time_to_first_audio(engine: TTSEngine, text: str, frames: int) -> dict:
         stream.close()
     finally:
         engine.emit_every_frames = interval
-        wrapped = ((engine, "_plan"), (engine.model.talker, "forward"), (engine.codec.decoder, "decode_step"))
+        wrapped = ((engine, "_plan"), (engine.model.talker, "forward"), (engine.codec.decoder, "decode_many"))
         for owner, name in wrapped:
             owner.__dict__.pop(name, None)
         batch.first_frame_fn = first_frame_fn
@@ -132,14 +132,14 @@ def measure_stream(engine: TTSEngine, text: str, frames: int, split: bool) -> di
         watch.wrap(talker.code_predictor, "forward", "predictor")
         watch.wrap_modules(talker.code_predictor.lm_head, "predictor")
     # Outside the (possibly compiled) frame step: always timed.
-    watch.wrap(engine.codec.decoder, "decode_step", "codec")
+    watch.wrap(engine.codec.decoder, "decode_many", "codec")
     watch.wrap(engine._batch, "_admit", "admit")
     try:
         run = _run(engine, lambda: ((0, c) for c in engine.stream(request(text, frames))), 1, frames)
     finally:
         for owner in (talker, talker.code_predictor, engine.codec.decoder, *talker.code_predictor.lm_head):
             owner.__dict__.pop("forward", None)
-            owner.__dict__.pop("decode_step", None)
+            owner.__dict__.pop("decode_many", None)
         engine._batch.__dict__.pop("_admit", None)
     # The prefill: the talker's first call (the prompt); without the split, the admission (the prefill,
     # the first token and the predictor's pass of frame 0).
@@ -179,6 +179,54 @@ def weight_bytes_per_frame(engine: TTSEngine) -> int:
         + steps * per_step
         + _measure.linear_bytes(predictor.lm_head)
     )
+
+
+def frame_weights(engine: TTSEngine) -> list[torch.Tensor]:
+    """The weight matrices one frame multiplies, in order, as the engine holds them (fused q/k/v and gate/up
+    where ``fuse_projections`` made them): the talker step, then 15 code-predictor steps with their heads."""
+    from qwen_tts.layers import Attention, GatedMLP
+
+    def of(transformer) -> list[torch.Tensor]:
+        weights = []
+        for module in transformer.modules():
+            if isinstance(module, Attention):
+                fused = module.qkv_weight
+                parts = (module.q_proj, module.k_proj, module.v_proj)
+                weights += [fused] if fused is not None else [p.weight for p in parts]
+                weights.append(module.o_proj.weight)
+            elif isinstance(module, GatedMLP):
+                fused = module.gate_up_weight
+                parts = (module.gate_proj, module.up_proj)
+                weights += [fused] if fused is not None else [p.weight for p in parts]
+                weights.append(module.down_proj.weight)
+        return weights
+
+    talker = engine.model.talker
+    predictor = talker.code_predictor
+    projection = predictor.small_to_mtp_projection  # each step's input projection, where there is one
+    per_step = [projection.weight] if isinstance(projection, torch.nn.Linear) else []
+    weights = [*of(talker.transformer), talker.codec_head.weight]
+    for head in predictor.lm_head:
+        weights += [*per_step, *of(predictor.transformer), head.weight]
+    return weights
+
+
+def matrix_products_ms(engine: TTSEngine, rounds: int = 3) -> float:
+    """ms for one frame's matrix-vector products alone, back to back over the engine's own weights (batch 1):
+    what the frame step would take with every other op free. The step's ms minus this is its overhead."""
+    weights = frame_weights(engine)
+    inputs = {w.shape[1]: torch.randn(1, 1, w.shape[1], dtype=w.dtype, device=w.device) for w in weights}
+    sync = _sync(engine)
+    best = float("inf")
+    with torch.inference_mode():
+        for _ in range(rounds + 1):
+            sync()
+            start = time.perf_counter()
+            for weight in weights:
+                torch.nn.functional.linear(inputs[weight.shape[1]], weight)
+            sync()
+            best = min(best, time.perf_counter() - start)
+    return 1e3 * best
 
 
 def profile(engine: TTSEngine, text: str, frames: int, rows: int = 15) -> str:

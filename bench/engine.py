@@ -123,6 +123,8 @@ def run_ours(args: argparse.Namespace, path: Path, dtype: str, batches: list[int
         "runs": runs,
     }
     bytes_per_frame = _ours.weight_bytes_per_frame(engine)
+    result["matrix_products_ms"] = _ours.matrix_products_ms(engine)
+    log.info("one frame's matrix products alone, %s: %.1f ms", dtype, result["matrix_products_ms"])
     if args.profile:
         log.info(
             "profile of one %d-frame stream, %s:\n%s",

@@ -16,8 +16,10 @@ captured size >= n, over every cache position (static shapes); the spare rows co
 
 The host learns about end of speech only when some request has a chunk due (every ``first_chunk_frames`` /
 ``emit_every_frames`` frames of that request): one device-to-host copy for all requests due at that step.
-Frames generated past an end (at most one chunk's worth) are dropped. A request that reaches its frame cap
-ends there (``finished`` is False unless its end-of-speech token came first).
+Frames generated past an end (at most one chunk's worth) are dropped. The chunks due at one step that have the
+same number of frames are decoded in one codec call (``CodecDecoder.decode_many``), each stream keeping its
+own decoder state. A request that reaches its frame cap ends there (``finished`` is False unless its
+end-of-speech token came first).
 """
 
 from __future__ import annotations
@@ -350,18 +352,35 @@ class FrameBatch:
         blocks = [self.history[s.row, s.emitted : s.frames] for s in due]
         new_codes = torch.cat(blocks).cpu().split([b.shape[0] for b in blocks])
         eos = self.rules.eos_id
-        ended = []
+        outcomes = []  # (stream, kept codes on the host, the same on the device, finished, is_last)
         for stream, codes, block in zip(due, new_codes, blocks, strict=True):
             starts = codes[:, 0].tolist()
             if eos in starts:
                 keep, finished, is_last = starts.index(eos), True, True
             else:
                 keep, finished, is_last = len(starts), False, stream.frames >= stream.plan.max_frames
-            self._deliver(stream, codes[:keep], block[:keep], finished, is_last)
+            outcomes.append((stream, codes[:keep], block[:keep], finished, is_last))
+        audio = self._decode([(stream, block) for stream, _, block, _, _ in outcomes])
+        for (stream, codes, _, finished, is_last), samples in zip(outcomes, audio, strict=True):
+            self._deliver(stream, codes, samples, finished, is_last)
+        for stream, *_, is_last in outcomes:
             if is_last:
-                ended.append(stream)
-        for stream in ended:
-            self._free_row(stream)
+                self._free_row(stream)
+
+    def _decode(self, work: list[tuple[_Stream, torch.Tensor]]) -> list[np.ndarray]:
+        """Each stream's new frames [t, G] -> its samples. Streams with the same number of new frames are
+        decoded in one codec call (``decode_many``): the decoder's weights are read once for all of them."""
+        audio = [np.zeros(0, dtype=np.float32)] * len(work)
+        by_length: dict[int, list[int]] = {}
+        for index, (_, block) in enumerate(work):
+            if block.shape[0]:
+                by_length.setdefault(block.shape[0], []).append(index)
+        for indices in by_length.values():
+            codes = [work[i][1][None] for i in indices]
+            states = [work[i][0].decoder_state for i in indices]
+            for i, samples in zip(indices, self.codec_decoder.decode_many(codes, states), strict=True):
+                audio[i] = samples[0].float().cpu().numpy()
+        return audio
 
     def _is_due(self, stream: _Stream) -> bool:
         pending = stream.frames - stream.emitted
@@ -369,13 +388,8 @@ class FrameBatch:
         return pending >= size or stream.frames >= stream.plan.max_frames
 
     def _deliver(
-        self, stream: _Stream, codes: torch.Tensor, block: torch.Tensor, finished: bool, is_last: bool
-    ):
-        if codes.shape[0]:
-            samples = self.codec_decoder.decode_step(block[None], stream.decoder_state)[0]
-            samples = samples.float().cpu().numpy()
-        else:
-            samples = np.zeros(0, dtype=np.float32)
+        self, stream: _Stream, codes: torch.Tensor, samples: np.ndarray, finished: bool, is_last: bool
+    ) -> None:
         stream.emitted = stream.frames
         stream.chunks.append(
             AudioChunk(

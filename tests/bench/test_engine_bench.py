@@ -77,3 +77,10 @@ def test_batched_steps_produce_every_request_frames(engine: TTSEngine) -> None:
     assert "_admit" not in vars(engine._batch)  # the timer is removed
     with pytest.raises(ValueError, match="holds 3 rows"):
         _ours.measure_batch(engine, "Hello world.", frames=2, batch=4)
+
+
+def test_frame_weights_are_the_bytes_a_frame_reads(engine: TTSEngine) -> None:
+    weights = _ours.frame_weights(engine)
+    weight_bytes = sum(w.numel() * w.element_size() for w in weights)
+    assert 0.99 * _ours.weight_bytes_per_frame(engine) <= weight_bytes <= _ours.weight_bytes_per_frame(engine)
+    assert _ours.matrix_products_ms(engine, rounds=1) > 0

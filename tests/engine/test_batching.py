@@ -146,6 +146,32 @@ def test_first_chunk_needs_the_prefill_and_one_predictor_pass_only(tiny_checkpoi
         del talker.forward
 
 
+def test_chunks_due_together_are_decoded_in_one_codec_call(tiny_checkpoint):
+    """Requests that joined together have chunks of the same length due at the same steps: one
+    ``decode_many`` call decodes all of them (and the audio is each request's own, as alone)."""
+    engine = TTSEngine.from_pretrained(tiny_checkpoint("custom_voice"), max_seq_len=96, max_batch_size=3)
+    requests = [
+        SynthesisRequest(text=t, speaker=engine.speakers[0], max_new_frames=9, min_new_frames=9, seed=i)
+        for i, t in enumerate(("One", "Two words", "And three words"))
+    ]
+    alone = [engine.synthesize(r) for r in requests]
+    decoder = engine.codec.decoder
+    calls: list[int] = []
+    original = decoder.decode_many
+    decoder.decode_many = lambda codes, states: calls.append(len(codes)) or original(codes, states)
+    try:
+        chunks: dict[int, list] = {i: [] for i in range(3)}
+        for index, chunk in engine.stream_many(requests):
+            chunks[index].append(chunk)
+    finally:
+        del decoder.decode_many
+    assert calls == [3, 3, 3]  # frame 0, frames 1-4, frames 5-8: every chunk of the three in one call each
+    for index, want in enumerate(alone):
+        codes, samples = _joined(chunks[index])
+        assert np.array_equal(codes, want.codes)
+        np.testing.assert_allclose(samples, want.samples, atol=1e-4)
+
+
 def test_runner_options_are_checked():
     cpu = torch.device("cpu")
     assert not FrameRunner.configure(cpu, None, None, 4).static_shapes
