@@ -5,8 +5,9 @@ float32]`` builds the codec decoder at the released shapes (``bench/real_shapes.
 decodes ``--streams`` streams, each at its own frame (spread over 0 to 150, so some are younger than the
 72-frame attention window and some past it), ``--frames`` new frames each per round. Each variant keeps its
 own states and advances them every round; the figures are the fastest round of each, interleaved (the machine
-is shared). On the CPU most of a call is reading the weights, on a GPU launching kernels; both are paid once
-per call, which is what ``decode_many`` saves.
+is shared). A call has a fixed part — reading the weights and the per-call overheads (on a GPU, launching
+kernels) — which ``decode_many`` pays once for all the streams, and a part that grows with the frames decoded
+(on this project's CPUs mostly the convolutions of the last upsampling blocks), which it does not change.
 """
 
 from __future__ import annotations
