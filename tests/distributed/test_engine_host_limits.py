@@ -6,35 +6,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 from common.contracts import SynthesisJob
-from common.errors import ServiceError
 from tests.service.fake_engine import FakeEngine, FakeRequest, fake_request
 from workers.engine_host import EngineHost, TimeLimits
+from workers.jobs.synthesis import CollectingSink
 from workers.residency import ModelResidency
 from workers.step_watchdog import StepWatchdog
 
 MODEL = "fake-CustomVoice"
 WAIT_S = 20.0
-
-
-@dataclass
-class Sink:
-    chunks: list[bytes] = field(default_factory=list)
-    error: ServiceError | None = None
-    closed: threading.Event = field(default_factory=threading.Event)
-    is_cancelled: bool = False
-
-    def has_room(self) -> bool:
-        return True
-
-    def put(self, pcm: bytes) -> None:
-        self.chunks.append(pcm)
-
-    def close(self, error: ServiceError | None = None) -> None:
-        self.error = error
-        self.closed.set()
 
 
 def job(text: str, request_id: str, model: str = MODEL) -> SynthesisJob:
@@ -58,7 +39,7 @@ def running_host(engines: ModelResidency | dict[str, FakeEngine], **options: obj
 
 def test_the_host_reports_every_job_in_flight_and_when_it_has_room() -> None:
     with running_host({MODEL: FakeEngine(delay_s=0.02)}) as host:
-        sinks = [Sink(), Sink()]
+        sinks = [CollectingSink(), CollectingSink()]
         for n, sink in enumerate(sinks):
             host.submit(job("x" * 40, f"r{n}"), sink)
         assert host.running() == ("r0", "r1")
@@ -71,7 +52,7 @@ def test_the_host_reports_every_job_in_flight_and_when_it_has_room() -> None:
 def test_a_job_past_the_time_limit_ends_with_a_time_limit_error_and_the_others_go_on() -> None:
     engine = FakeEngine(delay_s=0.05)
     with running_host({MODEL: engine}, limits=TimeLimits(job_s=0.5)) as host:
-        long, short = Sink(), Sink()
+        long, short = CollectingSink(), CollectingSink()
         host.submit(job("x" * 200, "long"), long)  # ~5 s of chunks
         host.submit(job("y", "short"), short)
         assert long.closed.wait(WAIT_S) and short.closed.wait(WAIT_S)
@@ -84,7 +65,7 @@ def test_a_step_blocked_past_the_step_limit_calls_the_watchdog() -> None:
     stuck = threading.Event()
     watchdog = StepWatchdog(0.2, on_stuck=stuck.set)
     with running_host({MODEL: FakeEngine(delay_s=2.0)}, watchdog=watchdog) as host:
-        host.submit(job("x", "hung"), Sink())
+        host.submit(job("x", "hung"), CollectingSink())
         assert stuck.wait(WAIT_S)
 
 
@@ -92,7 +73,7 @@ def test_a_quick_step_never_trips_the_watchdog() -> None:
     stuck = threading.Event()
     watchdog = StepWatchdog(0.5, on_stuck=stuck.set)
     with running_host({MODEL: FakeEngine(delay_s=0.01)}, watchdog=watchdog) as host:
-        sink = Sink()
+        sink = CollectingSink()
         host.submit(job("x" * 60, "quick"), sink)
         assert sink.closed.wait(WAIT_S) and sink.error is None
     assert not stuck.is_set()
@@ -123,7 +104,7 @@ def test_under_a_budget_a_model_switch_waits_for_the_streams_of_the_model_it_evi
 
     residency = ModelResidency(load, budget_bytes=1, size_of=lambda _: 1)  # one model at a time
     with running_host(residency, model_names=list(engines), preload=["A-CustomVoice"]) as host:
-        sinks = [Sink(), Sink(), Sink()]
+        sinks = [CollectingSink(), CollectingSink(), CollectingSink()]
         host.submit(job("x" * 40, "a1", "A-CustomVoice"), sinks[0])
         host.submit(job("y", "b1", "B-CustomVoice"), sinks[1])
         host.submit(job("z", "a2", "A-CustomVoice"), sinks[2])  # behind the switch: waits its turn

@@ -16,7 +16,7 @@ from common.errors import ServiceError, SynthesisFailed
 from workers.engine_host import EngineHost
 
 
-class _CollectingSink:
+class CollectingSink:
     """A ``ChunkSink`` that keeps every chunk; the job's thread waits for ``close``."""
 
     def __init__(self) -> None:
@@ -49,7 +49,7 @@ class HostSynthesizer:
         self._timeout_s = timeout_s
 
     def __call__(self, job: SynthesisJob) -> Iterator[bytes]:
-        sink = _CollectingSink()
+        sink = CollectingSink()
         self._host.submit(job, sink)
         try:
             finished = sink.closed.wait(self._timeout_s)
@@ -63,6 +63,6 @@ class HostSynthesizer:
             raise sink.error
         return iter(sink.chunks)
 
-    def _cancel(self, sink: _CollectingSink) -> None:
+    def _cancel(self, sink: CollectingSink) -> None:
         sink.cancel()
         self._host.notify()
