@@ -280,7 +280,8 @@ class FrameBatch:
         return min(-(-longest // KV_LEN_STEP) * KV_LEN_STEP, self.max_len)
 
     def _admit(self, streams: list[_Stream]) -> None:
-        """Prefills the requests together into rows [n, n + k) and samples their first codebook-0 tokens.
+        """Prefills the requests together into rows [n, n + k), samples their first codebook-0 tokens and
+        completes their frame 0 (``first_frame_fn``: the code predictor alone).
 
         Prompts are right-padded to the longest: causal attention keeps every real position from seeing the
         padding, and a row's own steps overwrite the cache slots the padding wrote."""
@@ -325,9 +326,7 @@ class FrameBatch:
             self.frame[span] = 1
             for stream in streams:
                 stream.decoder_state = self.codec_decoder.init_state(1)
-                if (
-                    stream.plan.ref_codes is not None
-                ):  # an in-context clone: reference frames are context only
+                if stream.plan.ref_codes is not None:  # an in-context clone: its reference frames are context
                     self.codec_decoder.decode_step(stream.plan.ref_codes[None], stream.decoder_state)
         except BaseException as e:
             for stream in streams:
