@@ -122,7 +122,9 @@ def test_listings_show_the_tiny_models_speakers(tiny_url: str) -> None:
 
 
 def test_concurrent_requests_interleave_on_one_engine_without_mixing_audio(tiny_url: str) -> None:
-    """The host steps both streams in turn on the same engine; each must equal its request run alone."""
+    """The host steps the streams in turn on the same engine (one batch); each must equal its request run
+    alone: the same frames, samples within float rounding (1 LSB: chunks due together are decoded in one
+    codec call, whose batched sums round differently)."""
 
     def body(seed: int, voice: str) -> dict[str, object]:
         return {
@@ -144,5 +146,8 @@ def test_concurrent_requests_interleave_on_one_engine_without_mixing_audio(tiny_
             )
         return [r.content for r in responses]
 
-    assert asyncio.run(together()) == alone
+    for audio, expected in zip(asyncio.run(together()), alone, strict=True):
+        samples, want = np.frombuffer(audio, dtype="<i2"), np.frombuffer(expected, dtype="<i2")
+        assert samples.shape == want.shape
+        assert np.abs(samples.astype(np.int32) - want).max() <= 1
     assert len(set(alone)) == 3
