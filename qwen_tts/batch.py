@@ -27,7 +27,6 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from itertools import count
 
 import numpy as np
@@ -38,35 +37,10 @@ from .model import Talker
 from .noise import draw_keys, seed_keys
 from .sampling import SamplerTensors, sample
 from .static_cache import StaticCaches
+from .streams import PlannedStream, Stream
 from .types import AudioChunk, SamplingParams
 
 KV_LEN_STEP = 64  # the eager step attends over the longest live length rounded up to this
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedStream:
-    """One request, ready to decode: its prompt and what bounds and shapes its generation."""
-
-    embeds: torch.Tensor  # [1, T, D]
-    text_rows: torch.Tensor  # [1, L + 1, D]: trailing text rows, then tts_pad
-    ref_codes: torch.Tensor | None  # [frames, G]: codec left context (in-context clones)
-    sampling: SamplingParams  # resolved
-    seed: int
-    max_frames: int
-    min_frames: int
-    ignored: tuple[str, ...] = ()
-
-
-@dataclass(eq=False, slots=True)
-class _Stream:
-    plan: PlannedStream
-    row: int | None = None  # None: waiting for a free row
-    frames: int = 0  # frames generated
-    emitted: int = 0  # frames delivered (or dropped past the end)
-    decoder_state: object = None
-    chunks: deque[AudioChunk] = field(default_factory=deque)
-    error: BaseException | None = None
-    done: bool = False  # the last chunk is queued (or an error is set)
 
 
 class FrameBatch:
@@ -122,9 +96,9 @@ class FrameBatch:
             suppressed=suppressed,
             eos_id=eos_id,
         )
-        self._live: list[_Stream] = []  # by row
-        self._waiting: deque[_Stream] = deque()
-        self._streams: dict[int, _Stream] = {}
+        self._live: list[Stream] = []  # by row
+        self._waiting: deque[Stream] = deque()
+        self._streams: dict[int, Stream] = {}
         self._handles = count()
         self._lock = threading.RLock()
         self._step_views: tuple | None = None  # sampling views of the live rows (rebuilt when they change)
@@ -143,7 +117,7 @@ class FrameBatch:
             )
         with self._lock:
             handle = next(self._handles)
-            stream = _Stream(plan)
+            stream = Stream(plan)
             self._streams[handle] = stream
             self._waiting.append(stream)
             return handle
@@ -279,7 +253,7 @@ class FrameBatch:
         longest = max(s.plan.embeds.shape[1] + s.frames + 1 for s in self._live)
         return min(-(-longest // KV_LEN_STEP) * KV_LEN_STEP, self.max_len)
 
-    def _admit(self, streams: list[_Stream]) -> None:
+    def _admit(self, streams: list[Stream]) -> None:
         """Prefills the requests together into rows [n, n + k), samples their first codebook-0 tokens and
         completes their frame 0 (``first_frame_fn``: the code predictor alone).
 
@@ -337,76 +311,49 @@ class FrameBatch:
             self._live.append(stream)
         self._step_views = None
 
-    def _feed_text(self, stream: _Stream) -> None:
+    def _feed_text(self, stream: Stream) -> None:
         """The text row added to the newest frame at the next talker step (kept once the text is used up)."""
         rows, index = stream.plan.text_rows, stream.frames - 1
         if index <= rows.shape[1] - 1:
             self.text_in[stream.row, 0] = rows[0, index]
 
     def _emit_due(self) -> None:
-        due = [s for s in self._live if self._is_due(s)]
+        due = [s for s in self._live if s.is_due(self.first_chunk_frames, self.emit_every_frames)]
         if not due:
             return
         # One device-to-host copy for every request due now: its new frames.
         blocks = [self.history[s.row, s.emitted : s.frames] for s in due]
         new_codes = torch.cat(blocks).cpu().split([b.shape[0] for b in blocks])
-        eos = self.rules.eos_id
-        outcomes = []  # (stream, kept codes on the host, the same on the device, finished, is_last)
-        for stream, codes, block in zip(due, new_codes, blocks, strict=True):
-            starts = codes[:, 0].tolist()
-            if eos in starts:
-                keep, finished, is_last = starts.index(eos), True, True
-            else:
-                keep, finished, is_last = len(starts), False, stream.frames >= stream.plan.max_frames
-            outcomes.append((stream, codes[:keep], block[:keep], finished, is_last))
-        audio = self._decode([(stream, block) for stream, _, block, _, _ in outcomes])
-        for (stream, codes, _, finished, is_last), samples in zip(outcomes, audio, strict=True):
-            self._deliver(stream, codes, samples, finished, is_last)
-        for stream, *_, is_last in outcomes:
-            if is_last:
+        endings = [s.ending(c[:, 0].tolist(), self.rules.eos_id) for s, c in zip(due, new_codes, strict=True)]
+        kept = [block[: ending.keep] for block, ending in zip(blocks, endings, strict=True)]
+        audio = self._decode(due, kept)
+        for stream, codes, samples, ending in zip(due, new_codes, audio, endings, strict=True):
+            stream.deliver(codes[: ending.keep], samples, ending)
+        for stream, ending in zip(due, endings, strict=True):
+            if ending.is_last:
                 self._free_row(stream)
 
-    def _decode(self, work: list[tuple[_Stream, torch.Tensor]]) -> list[np.ndarray]:
+    def _decode(self, streams: list[Stream], blocks: list[torch.Tensor]) -> list[np.ndarray]:
         """Each stream's new frames [t, G] -> its samples. Streams with the same number of new frames are
         decoded in one codec call (``decode_many``): the decoder's weights are read once for all of them."""
-        audio = [np.zeros(0, dtype=np.float32)] * len(work)
+        audio = [np.zeros(0, dtype=np.float32)] * len(streams)
         by_length: dict[int, list[int]] = {}
-        for index, (_, block) in enumerate(work):
+        for index, block in enumerate(blocks):
             if block.shape[0]:
                 by_length.setdefault(block.shape[0], []).append(index)
         for indices in by_length.values():
-            codes = [work[i][1][None] for i in indices]
-            states = [work[i][0].decoder_state for i in indices]
+            codes = [blocks[i][None] for i in indices]
+            states = [streams[i].decoder_state for i in indices]
             for i, samples in zip(indices, self.codec_decoder.decode_many(codes, states), strict=True):
                 audio[i] = samples[0].float().cpu().numpy()
         return audio
 
-    def _is_due(self, stream: _Stream) -> bool:
-        pending = stream.frames - stream.emitted
-        size = self.first_chunk_frames if stream.emitted == 0 else self.emit_every_frames
-        return pending >= size or stream.frames >= stream.plan.max_frames
-
-    def _deliver(
-        self, stream: _Stream, codes: torch.Tensor, samples: np.ndarray, finished: bool, is_last: bool
-    ) -> None:
-        stream.emitted = stream.frames
-        stream.chunks.append(
-            AudioChunk(
-                samples=samples,
-                codes=codes.numpy().astype(np.int64),
-                ignored=stream.plan.ignored,
-                is_last=is_last,
-                finished=finished,
-            )
-        )
-        stream.done = is_last
-
-    def _fail(self, stream: _Stream, error: BaseException) -> None:
+    def _fail(self, stream: Stream, error: BaseException) -> None:
         stream.error, stream.done = error, True
         if stream.row is not None:
             self._free_row(stream)
 
-    def _free_row(self, stream: _Stream) -> None:
+    def _free_row(self, stream: Stream) -> None:
         """Frees the stream's row; the last live row moves into it, so live rows stay [0, n)."""
         row, last = stream.row, len(self._live) - 1
         stream.row = None
@@ -416,7 +363,7 @@ class FrameBatch:
             self._live[row] = moved
         self._step_views = None
 
-    def _move_row(self, stream: _Stream, src: int, dst: int) -> None:
+    def _move_row(self, stream: Stream, src: int, dst: int) -> None:
         self.caches.move_row(src, dst, stream.plan.embeds.shape[1] + stream.frames)
         for buf in (self.text_in, self.pos, self.frame, self.keys, self.seen):
             buf[dst] = buf[src]

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .audio import resample, to_mono_float32
-from .batch import FrameBatch, PlannedStream
+from .batch import FrameBatch
 from .config import ModelConfig, read_json
 from .errors import EngineInputError, ReferenceAudioError, UnsupportedRequestError
 from .generation import suppressed_ids
@@ -20,6 +20,7 @@ from .loading import build_model, copy_out_of_mapping, load_text_tokenizer, reso
 from .model import TTSModel
 from .planning import follows_instruct, plan_request
 from .runner import FrameRunner
+from .streams import PlannedStream
 from .types import (
     SAMPLE_RATE,
     AudioChunk,
