@@ -104,7 +104,6 @@ class FrameBatch:
         self._step_views: tuple | None = None  # sampling views of the live rows (rebuilt when they change)
         self.frame_fn: Callable[[int, int], None] = self.frame_step  # FrameRunner may replace them
         self.first_frame_fn: Callable[[int], None] = self.first_frame_step
-        self._first_sampling: list[SamplingParams] = []  # the joining requests' (eager first_frame_step)
 
     # ---- requests ----
     def submit(self, plan: PlannedStream) -> int:
@@ -207,8 +206,9 @@ class FrameBatch:
     def first_frame_step(self, k: int) -> None:
         """Frame 0 of rows [0, k) of the ``first_*`` buffers: the prompt's prefill gave its codebook-0 token
         and hidden state; the code predictor completes it into ``first_codes``. Graph-safe like
-        ``frame_step``; it borrows the predictor caches of rows [0, k), which hold nothing between frames."""
-        params = self.first_params.rows(0, k, self._first_sampling if not self.static_shapes else None, True)
+        ``frame_step``; it borrows the predictor caches of rows [0, k), which hold nothing between frames.
+        Sampling takes the general path (right for any rows' values): this runs once per admission."""
+        params = self.first_params.rows(0, k, None, predictor=True)
         codes = self._complete_frame(
             self.first_hidden[:k], self.first_code0[:k], params, self.first_keys[:k], self.first_index[:k], k
         )
@@ -292,7 +292,6 @@ class FrameBatch:
             self.first_keys[:count] = self.keys[span]
             for index, plan in enumerate(plans):
                 self.first_params.set_row(index, plan.sampling, predictor=True)
-            self._first_sampling = [p.sampling for p in plans]
             self.first_frame_fn(count)
             first = self.first_codes[:count]
             self.history[span, 0] = first
