@@ -32,10 +32,12 @@ class Stopwatch:
         self.first: dict[str, float] = {}  # the first call's time (a prefill, where the label has one)
         self.sync = sync
         self._depth: dict[str, int] = defaultdict(int)
+        self._wrapped: list[tuple[object, str, dict]] = []  # (owner, name, what its __dict__ held before)
 
     def wrap(self, owner: object, name: str, label: str) -> None:
         """Times ``owner.name(...)`` under ``label`` (re-entrant calls count once)."""
         inner = getattr(owner, name)
+        self._wrapped.append((owner, name, {k: v for k, v in vars(owner).items() if k == name}))
 
         @functools.wraps(inner)
         def timed(*args, **kwargs):
@@ -58,6 +60,14 @@ class Stopwatch:
                 self._depth[label] -= 1
 
         setattr(owner, name, timed)
+
+    def restore(self) -> None:
+        """Undoes every ``wrap``, latest first: a wrapped method is the class's again, a wrapped instance
+        attribute (a callable set on the object) its previous value."""
+        while self._wrapped:
+            owner, name, before = self._wrapped.pop()
+            vars(owner).pop(name, None)
+            vars(owner).update(before)
 
     def wrap_modules(self, modules: Iterable[nn.Module], label: str) -> None:
         for module in modules:

@@ -83,9 +83,7 @@ def run(args: argparse.Namespace) -> dict:
             wavs, rate = wrapper.generate_custom_voice(texts, speakers, language="english", **gen)
             sync()
             total_s = time.perf_counter() - start
-        for name in ("forward", "generate", "decode"):  # unwrap
-            for owner in (model.talker, model.talker.code_predictor, model.speech_tokenizer):
-                owner.__dict__.pop(name, None)
+        watch.restore()
         frames = [len(w) // 1920 for w in wavs]
         if frames != [args.frames] * batch:
             raise RuntimeError(f"expected {args.frames} frames per request, got {frames}")

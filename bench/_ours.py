@@ -65,11 +65,9 @@ def time_to_first_audio(engine: TTSEngine, text: str, frames: int) -> dict:
     interval = engine.emit_every_frames
     engine.emit_every_frames = 1
     watch = _measure.Stopwatch(_sync(engine))
-    batch = engine._batch
-    first_frame_fn = batch.first_frame_fn  # an attribute (FrameRunner may set it), not a method
     watch.wrap(engine, "_plan", "plan")
     watch.wrap(engine.model.talker, "forward", "prefill")
-    watch.wrap(batch, "first_frame_fn", "first_frame")
+    watch.wrap(engine._batch, "first_frame_fn", "first_frame")  # an attribute FrameRunner may have set
     watch.wrap(engine.codec.decoder, "decode_many", "codec")
     try:
         start = time.perf_counter()
@@ -79,10 +77,7 @@ def time_to_first_audio(engine: TTSEngine, text: str, frames: int) -> dict:
         stream.close()
     finally:
         engine.emit_every_frames = interval
-        wrapped = ((engine, "_plan"), (engine.model.talker, "forward"), (engine.codec.decoder, "decode_many"))
-        for owner, name in wrapped:
-            owner.__dict__.pop(name, None)
-        batch.first_frame_fn = first_frame_fn
+        watch.restore()
     return {"ttfa_s": elapsed, **{f"{k}_s": v for k, v in watch.seconds.items()}}
 
 
@@ -137,10 +132,7 @@ def measure_stream(engine: TTSEngine, text: str, frames: int, split: bool) -> di
     try:
         run = _run(engine, lambda: ((0, c) for c in engine.stream(request(text, frames))), 1, frames)
     finally:
-        for owner in (talker, talker.code_predictor, engine.codec.decoder, *talker.code_predictor.lm_head):
-            owner.__dict__.pop("forward", None)
-            owner.__dict__.pop("decode_many", None)
-        engine._batch.__dict__.pop("_admit", None)
+        watch.restore()
     # The prefill: the talker's first call (the prompt); without the split, the admission (the prefill,
     # the first token and the predictor's pass of frame 0).
     first = watch.first.get("talker", 0.0) if split else watch.seconds["admit"]
@@ -163,7 +155,7 @@ def measure_batch(engine: TTSEngine, text: str, frames: int, batch: int) -> dict
     try:
         run = _run(engine, lambda: engine.stream_many(requests), batch, frames)
     finally:
-        engine._batch.__dict__.pop("_admit", None)
+        watch.restore()
     return {"batch": batch, "prefill_s": watch.seconds["prefill"], **run}
 
 
