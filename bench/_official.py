@@ -1,4 +1,4 @@
-"""The official qwen-tts package's side of bench/engine.py. Runs in the reference venv (/opt/qref-venv):
+"""The official qwen-tts package's side of bench/engine.py. Runs in the reference venv (.cache/qref-venv):
 
     python bench/_official.py build --size 0.6B --out DIR      # random-weight checkpoint, released shapes
     python bench/_official.py run --checkpoint DIR --frames 32 --batch 1 4 --json OUT [--device cuda]

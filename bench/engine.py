@@ -205,7 +205,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--cuda-graphs", action=argparse.BooleanOptionalAction, help="ours: frame graphs (default: CUDA)"
     )
-    parser.add_argument("--official-python", default="/opt/qref-venv/bin/python")
+    parser.add_argument("--official-python", default=".cache/qref-venv/bin/python")
     parser.add_argument("--official-timeout", type=float, default=3600)
     parser.add_argument("--cache-dir", type=Path, default=ROOT / ".cache" / "bench")
     parser.add_argument("--profile", action="store_true", help="also print torch.profiler's top ops (ours)")

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-PARITY_TOOLS = Path(__file__).resolve().parents[2] / "tools" / "parity"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PARITY_TOOLS = REPO_ROOT / "tools" / "parity"
 """On a reference script's ``sys.path``: its ``reference`` module imports the official package."""
 
 
 def reference_python() -> Path:
     """The reference interpreter; a test needing it is skipped where it is missing (fails on CI)."""
-    venv = Path(os.environ.get("QREF_VENV", "/opt/qref-venv"))
+    venv = Path(os.environ.get("QREF_VENV", REPO_ROOT / ".cache" / "qref-venv"))
     python = venv / "bin" / "python"
     if not python.exists():
         if os.environ.get("CI") == "true":

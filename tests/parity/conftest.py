@@ -72,7 +72,8 @@ def _must_not_skip() -> bool:
 
 
 def _reference_python() -> Path:
-    return Path(os.environ.get("QREF_VENV", "/opt/qref-venv")) / "bin" / "python"
+    default = Path(__file__).resolve().parents[2] / ".cache" / "qref-venv"  # tools/parity/setup_venv.sh
+    return Path(os.environ.get("QREF_VENV", default)) / "bin" / "python"
 
 
 @contextmanager

@@ -2,7 +2,7 @@
 
 Run with the reference venv's python (see setup_venv.sh):
 
-    /opt/qref-venv/bin/python tools/parity/build_goldens.py [--out .cache/parity]
+    .cache/qref-venv/bin/python tools/parity/build_goldens.py [--out .cache/parity]
 
 Writes <out>/checkpoints/<name>/ (the released on-disk layout) and one directory per case with
 inputs.json + tensors.safetensors, then MANIFEST.json. The build happens in <out>.partial and replaces <out>
