@@ -7,7 +7,7 @@ Layout (one hop from the names):
 - ``voices``      voice-profile repository (``create_voice``, ``get_voice``, ``list_voices`` ...).
 - ``api_keys``    API-key repository (``create_api_key`` → plaintext shown once, ``verify_api_key`` ...).
 - ``jobs``        async-job repository: create (idempotent), get, list, delete.
-- ``job_transitions``  segment start/complete/fail, finish and cancel, under the job's row lock.
+- ``job_transitions``  segment and finalize start/complete/fail, finish and cancel, under the job's row lock.
 - ``webhooks``    webhook endpoints and the event outbox.
 - ``blobs``       the ``BlobStore`` port with ``LocalBlobStore`` and ``S3BlobStore``.
 - ``pagination``  ``Page`` (items + opaque ``next_cursor``) for keyset-paginated listings.

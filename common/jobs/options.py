@@ -18,6 +18,14 @@ class JobsOptions(BaseModel):
     max_segment_attempts: int = Field(
         default=3, ge=1, description="a segment failing this often fails the job"
     )
+    max_finalize_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="a finalize failing transiently (or losing its worker) this often fails the job",
+    )
+    finalize_retry_delay_s: float = Field(
+        default=5.0, gt=0, le=300, description="delay before the first finalize retry; doubles after each"
+    )
     chapter_pause_ms: float = Field(default=600.0, ge=0, le=10_000, description="silence between segments")
     webhook_timeout_s: float = Field(default=10.0, gt=0, le=60, description="per delivery attempt")
     webhook_retry_schedule_s: tuple[float, ...] = Field(

@@ -25,7 +25,7 @@ from common.webhooks.ssrf import Resolver, check_url, system_resolver
 from voice_store import job_transitions, jobs, webhooks
 from voice_store.blobs.port import BlobStore
 from voice_store.db import session_scope
-from voice_store.models.jobs import Job, JobStatus
+from voice_store.models.jobs import Job, JobErrorStep, JobStatus
 from voice_store.pagination import Page
 
 log = logging.getLogger(__name__)
@@ -187,6 +187,7 @@ class JobService:
                 status=JobStatus.FAILED,
                 error_code="enqueue_failed",
                 error_message=f"the job could not be queued: {error}",
+                error_step=JobErrorStep.ENQUEUE,
             )
 
     def _endpoint(self, session: Session, submission: JobSubmission) -> tuple[str | None, str | None]:

@@ -30,6 +30,17 @@ class JobStatus(str, enum.Enum):
         return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
 
 
+class JobErrorStep(str, enum.Enum):
+    """Where a failed job failed: ``error.step`` next to ``error.code`` in the API and the webhook."""
+
+    ENQUEUE = "enqueue"  # sending the job's tasks to the queue
+    SEGMENT = "segment"  # synthesizing a segment or storing its audio (or its worker died)
+    READ = "read"  # finalize: reading the segments' audio back from the blob store
+    ENCODE = "encode"  # finalize: stitching, encoding and muxing an output file
+    UPLOAD = "upload"  # finalize: storing an output file in the blob store
+    FINALIZE = "finalize"  # finalize as a whole: its worker vanished in every attempt
+
+
 class SegmentStatus(str, enum.Enum):
     PENDING = "pending"
     RUNNING = "running"
@@ -66,6 +77,9 @@ class Job(Base):
     outputs: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
+    error_step: Mapped[str | None] = mapped_column(String(32))  # a ``JobErrorStep`` value
+    # counted when a finalize starts: a finalize that keeps failing (or losing its worker) fails the job
+    finalize_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
