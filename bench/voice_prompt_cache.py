@@ -13,7 +13,7 @@ Measured through ``workers.voice_prompts.ClonePromptCache`` on SQLite + a local 
 - tiny:  the tiny random-weight Base checkpoint (``qwen_tts.tiny_checkpoint``), the real engine;
 - 0.6B:  the same engine with the speaker encoder and the Mimi encoder swapped for random-weight modules of
          the released shapes (ECAPA-TDNN 512/1536 channels → 1024; transformers' default Mimi config, the
-         12.5 Hz tokenizer's encoder), the only modules a clone prompt runs.
+         12.5 Hz tokenizer's encoder, ours), the only modules a clone prompt runs.
 
 Prints milliseconds (median of ``--repeat``).
 """
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common.audio import float_to_s16le, wav_header
-from common.audio_ingest import ingest_audio
+from common.audio.pcm import float_to_s16le, wav_header
+from common.audio.upload import ingest_audio
 from common.voice_library import VoiceLibrary
 from voice_store.blobs import LocalBlobStore
 from voice_store.db import create_db_engine, create_session_factory, sqlite_url, upgrade_schema
@@ -63,13 +63,14 @@ def tiny_engine(folder: Path, device: str) -> object:
 
 def released_shapes(engine: object) -> object:
     """``engine`` with the clone-prompt modules at the released 0.6B shapes (random weights)."""
-    from qwen_tts.codec.encoder import build_mimi_encoder
+    from qwen_tts.codec.encoder import CodecEncoder
+    from qwen_tts.codec.encoder_config import EncoderConfig
     from qwen_tts.config import SpeakerEncoderConfig
     from qwen_tts.speaker_encoder import SpeakerEncoder
 
     device = engine.device  # type: ignore[attr-defined]
     engine.model.speaker_encoder = SpeakerEncoder(SpeakerEncoderConfig()).to(device).eval()  # type: ignore[attr-defined]
-    engine.codec.encoder = build_mimi_encoder({}).to(device).eval()  # type: ignore[attr-defined]
+    engine.codec.encoder = CodecEncoder(EncoderConfig.from_dict({})).to(device).eval()  # type: ignore[attr-defined]
     return engine
 
 

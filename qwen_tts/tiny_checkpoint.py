@@ -25,13 +25,22 @@ from .speaker_encoder import SpeakerEncoder
 
 # The released size of each model type (VoiceDesign exists only as 1.7B).
 DEFAULT_SIZES = {"custom_voice": "0b6", "voice_design": "1b7", "base": "0b6"}
-# Our speech-tokenizer names -> the official checkpoint's: the inverse of codec.weights.RENAMES.
+# Our speech-tokenizer names -> the official checkpoint's: the inverse of codec.weights.RENAMES (first match).
 _CODEC_OFFICIAL_NAMES: tuple[tuple[str, str], ...] = (
     (r"^decoder\.quantizer\.(rvq_first|rvq_rest)\.codebooks\.(\d+)\.",
      r"decoder.quantizer.\1.vq.layers.\2._codebook."),
-    (r"^encoder\.encoder\.encoder_seanet\.layers\.", "encoder.encoder.layers."),
-    (r"^encoder\.encoder\.encoder_transformer\.", "encoder.encoder_transformer."),
-    (r"^encoder\.encoder\.downsample\.", "encoder.downsample."),
+    (r"^encoder\.seanet\.layers\.", "encoder.encoder.layers."),
+    (r"^encoder\.transformer\.", "encoder.encoder_transformer."),
+    (r"^encoder\.quantizer\.rvq_first\.codebooks\.(\d+)\.embedding_sum$",
+     r"encoder.quantizer.semantic_residual_vector_quantizer.layers.\1.codebook.embed_sum"),
+    (r"^encoder\.quantizer\.rvq_rest\.codebooks\.(\d+)\.embedding_sum$",
+     r"encoder.quantizer.acoustic_residual_vector_quantizer.layers.\1.codebook.embed_sum"),
+    (r"^encoder\.quantizer\.rvq_first\.codebooks\.(\d+)\.",
+     r"encoder.quantizer.semantic_residual_vector_quantizer.layers.\1.codebook."),
+    (r"^encoder\.quantizer\.rvq_rest\.codebooks\.(\d+)\.",
+     r"encoder.quantizer.acoustic_residual_vector_quantizer.layers.\1.codebook."),
+    (r"^encoder\.quantizer\.rvq_first\.", "encoder.quantizer.semantic_residual_vector_quantizer."),
+    (r"^encoder\.quantizer\.rvq_rest\.", "encoder.quantizer.acoustic_residual_vector_quantizer."),
 )  # fmt: skip
 _CODEC_SEED_OFFSET = 7
 
@@ -83,12 +92,22 @@ def _codec_tensors(seed: int) -> dict[str, torch.Tensor]:
     tensors = {_codec_official_name(name): t.contiguous() for name, t in ours.items()}
     if set(to_our_names(tensors, set(ours))) != set(ours):  # the inverse mapping drifted from the loader's
         raise RuntimeError("speech tokenizer names do not round-trip through codec.weights.to_our_names")
-    # The released checkpoint also holds the decoder-side quantizers' input projections (training-only;
-    # our loader skips them): written for an exact layout.
-    dim = tiny_spec.speech_tokenizer_config()["decoder_config"]["codebook_dim"]
+    # The released checkpoint also holds tensors only training uses (our loader skips them): the decoder-side
+    # quantizers' input projections, the encoder-side ones' output projections and codebook flags. Written
+    # for an exact layout.
+    config = tiny_spec.speech_tokenizer_config()
+    dim = config["decoder_config"]["codebook_dim"]
     for part in ("rvq_first", "rvq_rest"):
         projection = torch.randn(dim // 2, dim, 1, generator=gen) / dim**0.5
         tensors[f"decoder.quantizer.{part}.input_proj.weight"] = projection
+    encoder = codec.config.encoder
+    for part, count in (("semantic", 1), ("acoustic", encoder.num_quantizers - 1)):
+        prefix = f"encoder.quantizer.{part}_residual_vector_quantizer"
+        if encoder.project_to_codebooks:
+            projection = torch.randn(encoder.hidden_size, encoder.codebook_dim, 1, generator=gen)
+            tensors[f"{prefix}.output_proj.weight"] = projection / encoder.codebook_dim**0.5
+        for index in range(count):
+            tensors[f"{prefix}.layers.{index}.codebook.initialized"] = torch.ones(1)
     return tensors
 
 

@@ -1,19 +1,20 @@
 """Configuration of the 12 Hz speech tokenizer, parsed from ``speech_tokenizer/config.json``.
 
 Frozen slotted dataclasses validated on construction; every problem is a ``CheckpointError`` naming the key.
-The encoder section is kept as the raw dict that transformers' ``MimiConfig`` reads.
+The encoder section (Mimi's keys) is parsed in ``encoder_config.py``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import CheckpointError
 from ..layers import TransformerSpec
+from .encoder_config import EncoderConfig
 
 MODEL_TYPE = "qwen3_tts_tokenizer_12hz"
 
@@ -99,7 +100,7 @@ class DecoderConfig:
 @dataclass(frozen=True, slots=True)
 class CodecConfig:
     decoder: DecoderConfig
-    encoder: dict[str, Any] = field(repr=False)  # transformers MimiConfig fields
+    encoder: EncoderConfig
     num_encoder_quantizers: int = 16  # encoder_valid_num_quantizers: the first codebooks of Mimi's 32
     input_sample_rate: int = 24000
     output_sample_rate: int = 24000
@@ -110,6 +111,21 @@ class CodecConfig:
             raise CheckpointError(
                 f"speech_tokenizer: decode_upsample_rate {self.samples_per_frame} != the decoder's total "
                 f"upsampling {self.decoder.samples_per_frame}"
+            )
+        if self.encoder.samples_per_frame != self.samples_per_frame:
+            raise CheckpointError(
+                f"speech_tokenizer: encode_downsample_rate {self.samples_per_frame} != the encoder's total "
+                f"downsampling {self.encoder.samples_per_frame}"
+            )
+        if self.encoder.sampling_rate != self.input_sample_rate:
+            raise CheckpointError(
+                f"speech_tokenizer: input_sample_rate {self.input_sample_rate} != the encoder's "
+                f"sampling_rate {self.encoder.sampling_rate}"
+            )
+        if self.num_encoder_quantizers > self.encoder.num_quantizers:
+            raise CheckpointError(
+                f"speech_tokenizer: encoder_valid_num_quantizers {self.num_encoder_quantizers} exceeds the "
+                f"encoder's num_quantizers {self.encoder.num_quantizers}"
             )
         if self.num_encoder_quantizers != self.decoder.num_quantizers:
             raise CheckpointError(
@@ -131,7 +147,7 @@ class CodecConfig:
             raise CheckpointError("speech_tokenizer: encode_downsample_rate != decode_upsample_rate")
         return cls(
             decoder=DecoderConfig.from_dict(raw["decoder_config"]),
-            encoder=dict(raw["encoder_config"]),
+            encoder=EncoderConfig.from_dict(raw["encoder_config"]),
             num_encoder_quantizers=int(raw.get("encoder_valid_num_quantizers", 16)),
             input_sample_rate=int(raw.get("input_sample_rate", 24000)),
             output_sample_rate=int(raw.get("output_sample_rate", 24000)),

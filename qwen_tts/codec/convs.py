@@ -1,8 +1,9 @@
-"""The decoder's convolutional pieces, each causal and streamable.
+"""The codec's convolutional pieces: the decoder's (causal and streamable) and the encoder's SEANet blocks.
 
-Every ``forward(x, state=None)`` takes ``x`` [B, C, T]: with ``state=None`` it decodes a whole sequence from
-silence; with a ``StreamState`` it continues the stream, so that concatenated steps equal the whole result.
-Module and parameter names follow the checkpoint (``conv``, ``alpha``/``beta``, ``dwconv``, ``block``, ...).
+Every decoder ``forward(x, state=None)`` takes ``x`` [B, C, T]: with ``state=None`` it decodes a whole
+sequence from silence; with a ``StreamState`` it continues the stream, so that concatenated steps equal the
+whole result. The encoder runs whole sequences only. Module and parameter names follow the checkpoint
+(``conv``, ``alpha``/``beta``, ``dwconv``, ``block``, ...).
 """
 
 from __future__ import annotations
@@ -13,23 +14,62 @@ from torch.nn import functional as F
 
 from .streaming import StreamState
 
+PAD_MODES = ("constant", "reflect", "replicate")
 
-class CausalConv1d(nn.Module):
-    """Stride-1 conv that sees only the present and the past: left zero-padding of ``(k - 1) * dilation``."""
+
+class PaddedConv1d(nn.Module):
+    """A conv padded so that ``T`` inputs give ``ceil(T / stride)`` outputs (SEANet / Mimi padding).
+
+    ``kernel_size - stride`` samples of padding (dilated kernel): all on the left when ``causal`` (each output
+    sees only the present and the past), else split with the extra one on the left; then zeros on the right up
+    to a whole number of strides, so the last partial window still gives an output. ``pad_mode`` fills the
+    left/right padding ("constant" = zeros, "reflect", "replicate"); the completing right padding uses it too.
+    A stream (``state``) needs the decoder's kind: causal, stride 1, zero padding.
+    """
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1, groups: int = 1
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        dilation: int = 1,
+        groups: int = 1,
+        bias: bool = True,
+        causal: bool = True,
+        pad_mode: str = "constant",
     ) -> None:
         super().__init__()
-        self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, dilation=dilation, groups=groups)
-        self.history = (kernel_size - 1) * dilation
+        if pad_mode not in PAD_MODES:
+            raise ValueError(f"pad_mode must be one of {PAD_MODES}, got {pad_mode!r}")
+        self.conv = nn.Conv1d(
+            in_channels, out_channels, kernel_size, stride, dilation=dilation, groups=groups, bias=bias
+        )
+        self.stride, self.causal, self.pad_mode = stride, causal, pad_mode
+        self.history = (kernel_size - 1) * dilation + 1 - stride  # padding_total: the dilated kernel - stride
+        if self.history < 0:
+            raise ValueError(f"conv stride {stride} exceeds its (dilated) kernel {kernel_size}")
 
     def forward(self, x: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
-        if state is None:
-            x = F.pad(x, (self.history, 0))
-        elif self.history:
-            x = state.with_history(self, x, self.history)
-        return self.conv(x)  # [B, C_out, T]
+        if state is not None:
+            if self.stride != 1 or not self.causal or self.pad_mode != "constant":
+                raise ValueError("only causal, stride-1, zero-padded convs stream")
+            if self.history:
+                x = state.with_history(self, x, self.history)
+            return self.conv(x)  # [B, C_out, T]
+        completing = -x.shape[2] % self.stride  # to a whole number of strides
+        left = self.history if self.causal else self.history - self.history // 2
+        return self.conv(_pad1d(x, left, self.history - left + completing, self.pad_mode))
+
+
+def _pad1d(x: torch.Tensor, left: int, right: int, mode: str) -> torch.Tensor:
+    """``F.pad`` over the last dim; "reflect" on an input no longer than the padding reflects it with zeros
+    appended first (and cut off after), as SEANet does."""
+    if mode != "reflect":
+        return F.pad(x, (left, right), mode=mode)
+    extra = max(0, max(left, right) - x.shape[-1] + 1)
+    padded = F.pad(F.pad(x, (0, extra)), (left, right), mode="reflect")
+    return padded[..., : padded.shape[-1] - extra]
 
 
 class CausalConvTranspose1d(nn.Module):
@@ -88,7 +128,7 @@ class ConvNeXtBlock(nn.Module):
 
     def __init__(self, dim: int) -> None:
         super().__init__()
-        self.dwconv = CausalConv1d(dim, dim, kernel_size=7, groups=dim)
+        self.dwconv = PaddedConv1d(dim, dim, kernel_size=7, groups=dim)
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.pwconv1 = nn.Linear(dim, 4 * dim)
         self.pwconv2 = nn.Linear(4 * dim, dim)
@@ -106,9 +146,9 @@ class ResidualUnit(nn.Module):
     def __init__(self, dim: int, dilation: int) -> None:
         super().__init__()
         self.act1 = SnakeBeta(dim)
-        self.conv1 = CausalConv1d(dim, dim, kernel_size=7, dilation=dilation)
+        self.conv1 = PaddedConv1d(dim, dim, kernel_size=7, dilation=dilation)
         self.act2 = SnakeBeta(dim)
-        self.conv2 = CausalConv1d(dim, dim, kernel_size=1)
+        self.conv2 = PaddedConv1d(dim, dim, kernel_size=1)
 
     def forward(self, x: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
         return x + self.conv2(self.act2(self.conv1(self.act1(x), state)), state)
@@ -133,3 +173,37 @@ class DecoderBlock(nn.Module):
         for unit in units:
             x = unit(x, state)
         return x
+
+
+class SEANetResidualBlock(nn.Module):
+    """ELU -> conv (k, dilated) to ``dim // compress`` -> ELU -> 1x1 conv back to ``dim``, plus the input
+    (through a 1x1 conv when ``conv_shortcut``): the encoder's residual block (Mimi's ``MimiResnetBlock``)."""
+
+    def __init__(
+        self,
+        dim: int,
+        kernel_size: int,
+        dilation: int,
+        compress: int,
+        conv_shortcut: bool = False,
+        causal: bool = True,
+        pad_mode: str = "constant",
+    ) -> None:
+        super().__init__()
+        hidden = dim // compress
+        padding = {"causal": causal, "pad_mode": pad_mode}
+        self.block = nn.ModuleList(
+            [
+                nn.ELU(),
+                PaddedConv1d(dim, hidden, kernel_size, dilation=dilation, **padding),
+                nn.ELU(),
+                PaddedConv1d(hidden, dim, 1, **padding),
+            ]
+        )
+        self.shortcut = PaddedConv1d(dim, dim, 1, **padding) if conv_shortcut else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, dim, T]
+        h = x
+        for layer in self.block:
+            h = layer(h)
+        return (x if self.shortcut is None else self.shortcut(x)) + h

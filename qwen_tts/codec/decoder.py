@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .config import DecoderConfig
-from .convs import CausalConv1d, CausalConvTranspose1d, ConvNeXtBlock, DecoderBlock, SnakeBeta
+from .convs import CausalConvTranspose1d, ConvNeXtBlock, DecoderBlock, PaddedConv1d, SnakeBeta
 from .quantizer import SplitResidualQuantizer
 from .streaming import StreamState
 from .transformer import DecoderTransformer
@@ -26,9 +26,12 @@ class CodecDecoder(nn.Module):
         super().__init__()
         self.config = config
         self.quantizer = SplitResidualQuantizer(
-            config.num_quantizers, config.codebook_size, config.codebook_dim
+            config.num_quantizers,
+            config.codebook_size,
+            config.codebook_dim // 2,
+            output_dim=config.codebook_dim,
         )
-        self.pre_conv = CausalConv1d(config.codebook_dim, config.latent_dim, kernel_size=3)
+        self.pre_conv = PaddedConv1d(config.codebook_dim, config.latent_dim, kernel_size=3)
         self.pre_transformer = DecoderTransformer(config.transformer, config.latent_dim)
         self.upsample = nn.ModuleList(
             nn.ModuleList(
@@ -42,10 +45,10 @@ class CodecDecoder(nn.Module):
         dims = [config.decoder_dim // 2**i for i in range(len(config.upsample_rates) + 1)]
         self.decoder = nn.ModuleList(
             [
-                CausalConv1d(config.latent_dim, config.decoder_dim, kernel_size=7),
+                PaddedConv1d(config.latent_dim, config.decoder_dim, kernel_size=7),
                 *(DecoderBlock(dims[i], dims[i + 1], rate) for i, rate in enumerate(config.upsample_rates)),
                 SnakeBeta(dims[-1]),
-                CausalConv1d(dims[-1], 1, kernel_size=7),
+                PaddedConv1d(dims[-1], 1, kernel_size=7),
             ]
         )
 

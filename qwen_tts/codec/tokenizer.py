@@ -10,7 +10,7 @@ from torch import nn
 from ..errors import CheckpointError
 from .config import CodecConfig
 from .decoder import CodecDecoder
-from .encoder import build_mimi_encoder, encode_with_mimi
+from .encoder import CodecEncoder
 from .weights import load_checked, read_safetensors, to_our_names
 
 DEFAULT_CHUNK_FRAMES = 300  # frames per decoder pass in decode(): bounds memory, exact at any size
@@ -23,7 +23,7 @@ class SpeechTokenizer(nn.Module):
         super().__init__()
         self.config = config
         self.decoder = CodecDecoder(config.decoder)
-        self.encoder = build_mimi_encoder(config.encoder) if with_encoder else None
+        self.encoder = CodecEncoder(config.encoder) if with_encoder else None
 
     @property
     def sample_rate(self) -> int:
@@ -89,6 +89,4 @@ class SpeechTokenizer(nn.Module):
         """samples [B, N] at 24 kHz (float) -> codes [B, ceil(N / 1920), 16] (int64)."""
         if self.encoder is None:
             raise RuntimeError("this SpeechTokenizer was loaded without its encoder")
-        return encode_with_mimi(
-            self.encoder, samples, self.config.num_encoder_quantizers, self.config.samples_per_frame
-        )
+        return self.encoder.encode(samples, self.config.num_encoder_quantizers)

@@ -1,7 +1,8 @@
 """Checkpoint tensor names -> our module names for ``speech_tokenizer/model.safetensors``, declared here only.
 
 The checkpoint is the official ``Qwen3TTSTokenizerV2Model``: ``decoder.*`` (our ``CodecDecoder``, same names
-except the flattened codebooks) and ``encoder.*`` (a flat transformers-4 ``MimiModel``).
+except the flattened codebooks) and ``encoder.*`` (a transformers-4 ``MimiModel`` without its decoder half:
+our ``CodecEncoder``, whose parts are named ``seanet``, ``transformer``, ``downsample`` and ``quantizer``).
 """
 
 from __future__ import annotations
@@ -15,20 +16,30 @@ from safetensors.torch import load_file
 
 from ..errors import CheckpointError
 
-# (checkpoint pattern, our name): tried in order, for names that are not ours as they stand.
+# (checkpoint pattern, our name): applied in turn to names that are not ours as they stand.
 RENAMES: tuple[tuple[str, str], ...] = (
     (
         r"^decoder\.quantizer\.(rvq_first|rvq_rest)\.vq\.layers\.(\d+)\._codebook\.",
         r"decoder.quantizer.\1.codebooks.\2.",
     ),
-    # transformers >= 5 nests Mimi's encoder parts under its encoder half
-    (r"^encoder\.encoder\.layers\.", "encoder.encoder.encoder_seanet.layers."),
-    (r"^encoder\.encoder_transformer\.", "encoder.encoder.encoder_transformer."),
-    (r"^encoder\.downsample\.", "encoder.encoder.downsample."),
+    (r"^encoder\.encoder\.layers\.", "encoder.seanet.layers."),
+    (r"^encoder\.encoder_transformer\.", "encoder.transformer."),
+    (r"^encoder\.quantizer\.semantic_residual_vector_quantizer\.", "encoder.quantizer.rvq_first."),
+    (r"^encoder\.quantizer\.acoustic_residual_vector_quantizer\.", "encoder.quantizer.rvq_rest."),
+    (
+        r"^(encoder\.quantizer\.rvq_\w+)\.layers\.(\d+)\.codebook\.embed_sum$",
+        r"\1.codebooks.\2.embedding_sum",
+    ),
+    (r"^(encoder\.quantizer\.rvq_\w+)\.layers\.(\d+)\.codebook\.", r"\1.codebooks.\2."),
 )
-# Checkpoint tensors we do not use: the decoder-side quantizer's input projections serve encoding during
-# training; our encoder is Mimi's own.
-IGNORED: tuple[str, ...] = (r"^decoder\.quantizer\.rvq_(first|rest)\.input_proj\.weight$",)
+# Checkpoint tensors we do not use: the decoder-side quantizer's input projections and the encoder-side
+# quantizer's output projections serve training (each side runs one direction); the encoder codebooks'
+# ``initialized`` flags are training state.
+IGNORED: tuple[str, ...] = (
+    r"^decoder\.quantizer\.rvq_(first|rest)\.input_proj\.weight$",
+    r"^encoder\.quantizer\.(semantic|acoustic)_residual_vector_quantizer\.output_proj\.weight$",
+    r"^encoder\.quantizer\.(semantic|acoustic)_residual_vector_quantizer\.layers\.\d+\.codebook\.initialized$",
+)
 
 
 def read_safetensors(directory: Path) -> dict[str, torch.Tensor]:
@@ -59,7 +70,7 @@ def to_our_names(checkpoint: dict[str, torch.Tensor], ours: set[str]) -> dict[st
         for pattern, replacement in RENAMES:
             if target in ours:
                 break
-            target = re.sub(pattern, replacement, name)
+            target = re.sub(pattern, replacement, target)
         if target in ours:
             renamed[target] = tensor
         elif not any(re.search(pattern, name) for pattern in IGNORED):

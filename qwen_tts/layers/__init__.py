@@ -2,7 +2,7 @@
 
 from .attention import Attention, KVCache, KVStore, additive_mask, attention_mask
 from .block import LayerScale, TransformerBlock
-from .mlp import GatedMLP
+from .mlp import GatedMLP, GeluMLP
 from .rms_norm import RMSNorm
 from .rotary import RotaryEmbedding, apply_rotary, rotate_half
 from .spec import TransformerSpec
@@ -11,6 +11,7 @@ from .transformer import Transformer
 __all__ = [
     "Attention",
     "GatedMLP",
+    "GeluMLP",
     "KVCache",
     "KVStore",
     "LayerScale",

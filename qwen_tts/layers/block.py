@@ -1,4 +1,8 @@
-"""Pre-norm transformer block: x + attn(norm(x)), then + mlp(norm(x)), each optionally layer-scaled."""
+"""Pre-norm transformer block: x + attn(norm(x)), then + mlp(norm(x)), each optionally layer-scaled.
+
+The norm (RMSNorm or LayerNorm) and the MLP (gated SiLU or GELU) are the spec's choice; names follow the
+checkpoints (``input_layernorm``, ``self_attn``, ``post_attention_layernorm``, ``mlp``, ``*_layer_scale``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import torch
 from torch import nn
 
 from .attention import Attention, KVStore
-from .mlp import GatedMLP
+from .mlp import GatedMLP, GeluMLP
 from .rms_norm import RMSNorm
 from .spec import TransformerSpec
 
@@ -25,10 +29,11 @@ class LayerScale(nn.Module):
 class TransformerBlock(nn.Module):
     def __init__(self, spec: TransformerSpec) -> None:
         super().__init__()
-        self.input_layernorm = RMSNorm(spec.hidden_size, spec.rms_norm_eps)
+        self.input_layernorm = _norm(spec)
         self.self_attn = Attention(spec)
-        self.post_attention_layernorm = RMSNorm(spec.hidden_size, spec.rms_norm_eps)
-        self.mlp = GatedMLP(spec.hidden_size, spec.intermediate_size)
+        self.post_attention_layernorm = _norm(spec)
+        mlp = GatedMLP if spec.mlp == "gated_silu" else GeluMLP
+        self.mlp = mlp(spec.hidden_size, spec.intermediate_size)
         with_scale = spec.layer_scale is not None
         self.self_attn_layer_scale = (
             LayerScale(spec.hidden_size, spec.layer_scale) if with_scale else nn.Identity()
@@ -47,3 +52,9 @@ class TransformerBlock(nn.Module):
         attn = self.self_attn(self.input_layernorm(x), cos, sin, input_pos, mask, kv_cache)
         x = x + self.self_attn_layer_scale(attn)
         return x + self.mlp_layer_scale(self.mlp(self.post_attention_layernorm(x)))
+
+
+def _norm(spec: TransformerSpec) -> nn.Module:
+    if spec.norm == "layer":
+        return nn.LayerNorm(spec.hidden_size, eps=spec.rms_norm_eps)
+    return RMSNorm(spec.hidden_size, spec.rms_norm_eps)

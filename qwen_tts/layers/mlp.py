@@ -1,4 +1,4 @@
-"""Gated feed-forward (SwiGLU)."""
+"""Feed-forward layers: gated (SwiGLU, the talker's and the codec decoder's) and plain GELU (Mimi's)."""
 
 from __future__ import annotations
 
@@ -24,3 +24,15 @@ class GatedMLP(nn.Module):
         else:
             gate, up = F.linear(x, self.gate_up_weight).chunk(2, dim=-1)
         return self.down_proj(F.silu(gate) * up)
+
+
+class GeluMLP(nn.Module):
+    """fc2(gelu(fc1(x))), exact (erf) GELU, no biases (Mimi)."""
+
+    def __init__(self, dim: int, hidden_dim: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden_dim, bias=False)
+        self.fc2 = nn.Linear(hidden_dim, dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, D] -> [B, T, D]
+        return self.fc2(F.gelu(self.fc1(x)))

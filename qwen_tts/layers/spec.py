@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+NORMS = ("rms", "layer")  # RMSNorm (Llama / Qwen) or LayerNorm with bias (Mimi)
+MLPS = ("gated_silu", "gelu")  # down(silu(gate(x)) * up(x)) (Llama / Qwen) or fc2(gelu(fc1(x))) (Mimi)
+
 
 @dataclass(frozen=True, slots=True)
 class TransformerSpec:
@@ -13,7 +16,7 @@ class TransformerSpec:
     num_heads: int
     num_kv_heads: int
     head_dim: int
-    rms_norm_eps: float = 1e-6
+    rms_norm_eps: float = 1e-6  # the norms' epsilon (LayerNorm's too, with norm="layer")
     rope_theta: float = 10000.0
     mrope_section: tuple[int, ...] | None = None  # None: plain 1-D RoPE
     mrope_interleaved: bool = False
@@ -22,6 +25,8 @@ class TransformerSpec:
     sliding_window: int | None = None  # attend to at most this many most recent positions (self included)
     causal: bool = True
     layer_scale: float | None = None  # initial value of a per-channel residual scale; None: no layer scale
+    norm: str = "rms"  # one of NORMS
+    mlp: str = "gated_silu"  # one of MLPS
 
     def __post_init__(self) -> None:
         for name in (
@@ -38,6 +43,10 @@ class TransformerSpec:
             raise ValueError(
                 f"num_heads {self.num_heads} is not a multiple of num_kv_heads {self.num_kv_heads}"
             )
+        if self.norm not in NORMS:
+            raise ValueError(f"TransformerSpec.norm must be one of {NORMS}, got {self.norm!r}")
+        if self.mlp not in MLPS:
+            raise ValueError(f"TransformerSpec.mlp must be one of {MLPS}, got {self.mlp!r}")
         if self.sliding_window is not None and self.sliding_window <= 0:
             raise ValueError(f"sliding_window must be positive, got {self.sliding_window}")
         if self.mrope_section is not None and sum(self.mrope_section) != self.head_dim // 2:

@@ -159,26 +159,34 @@ def test_bad_codes_are_rejected(official):
         tokenizer.decode(torch.full((1, 4, 16), -1, dtype=torch.int64))
 
 
-def test_checkpoint_names_map_onto_either_mimi_layout():
-    """The checkpoint's flat transformers-4 Mimi names load into transformers 5's split MimiModel too."""
+def test_checkpoint_names_map_onto_ours():
+    """The checkpoint's (transformers-4 Mimi) encoder names and the decoder's codebook names map onto our
+    modules; the tensors each side does not run are ignored, anything else is named."""
     checkpoint = {
         name: torch.zeros(1)
         for name in (
             "encoder.encoder.layers.0.conv.weight",
             "encoder.encoder_transformer.layers.0.mlp.fc1.weight",
             "encoder.downsample.conv.weight",
+            "encoder.quantizer.semantic_residual_vector_quantizer.input_proj.weight",
             "encoder.quantizer.semantic_residual_vector_quantizer.layers.0.codebook.embed_sum",
+            "encoder.quantizer.acoustic_residual_vector_quantizer.layers.2.codebook.cluster_usage",
             "decoder.quantizer.rvq_rest.vq.layers.3._codebook.embedding_sum",
-            "decoder.quantizer.rvq_first.input_proj.weight",  # not used for decoding: ignored
+            # not used by the side that holds them: ignored
+            "decoder.quantizer.rvq_first.input_proj.weight",
+            "encoder.quantizer.acoustic_residual_vector_quantizer.output_proj.weight",
+            "encoder.quantizer.semantic_residual_vector_quantizer.layers.0.codebook.initialized",
         )
     }
-    flat = set(checkpoint) - {"decoder.quantizer.rvq_first.input_proj.weight"}
-    flat = {n.replace("vq.layers.3._codebook", "codebooks.3") for n in flat}
-    split = {
-        n.replace("encoder.encoder.layers", "encoder.encoder.encoder_seanet.layers")
-        .replace("encoder.encoder_transformer", "encoder.encoder.encoder_transformer")
-        .replace("encoder.downsample", "encoder.encoder.downsample")
-        for n in flat
+    ours = {
+        "encoder.seanet.layers.0.conv.weight",
+        "encoder.transformer.layers.0.mlp.fc1.weight",
+        "encoder.downsample.conv.weight",
+        "encoder.quantizer.rvq_first.input_proj.weight",
+        "encoder.quantizer.rvq_first.codebooks.0.embedding_sum",
+        "encoder.quantizer.rvq_rest.codebooks.2.cluster_usage",
+        "decoder.quantizer.rvq_rest.codebooks.3.embedding_sum",
     }
-    assert set(to_our_names(checkpoint, flat)) == flat
-    assert set(to_our_names(checkpoint, split)) == split
+    assert set(to_our_names(checkpoint, ours)) == ours
+    with pytest.raises(CheckpointError, match=r"unexpected tensors .*encoder\.encoder\.layers\.0"):
+        to_our_names(checkpoint, ours - {"encoder.seanet.layers.0.conv.weight"})
