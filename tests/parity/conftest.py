@@ -42,9 +42,22 @@ GENERATION_CASES = (
     "base_xvector",
     "customvoice_early_eos",
 )
-CLONE_PROMPT_CASES = ("clone_prompt_24k", "clone_prompt_16k", "clone_prompt_44k")
+CLONE_PROMPT_CASES = (
+    "clone_prompt_24k",
+    "clone_prompt_16k",
+    "clone_prompt_44k",
+    "clone_prompt_16k_4s",
+    "clone_prompt_24k_12s",  # past the Mimi encoder's sliding window (10 s)
+)
 CODEC_DECODE_CASES = ("codec_decode_9", "codec_decode_300")
-CODEC_ENCODE_CASES = ("codec_encode_24k", "codec_encode_16k")
+CODEC_ENCODE_CASES = (
+    "codec_encode_24k",
+    "codec_encode_16k",
+    "codec_encode_24k_4s",
+    "codec_encode_16k_4s",
+    "codec_encode_24k_12s",  # past the Mimi encoder's sliding window (10 s)
+)
+PAST_ENCODER_WINDOW_CASES = ("clone_prompt_24k_12s", "codec_encode_24k_12s")
 ALL_CASES = GENERATION_CASES + CLONE_PROMPT_CASES + CODEC_DECODE_CASES + CODEC_ENCODE_CASES
 
 

@@ -55,16 +55,16 @@ def build(out_dir: Path) -> dict:
             inputs = cases.run_generation_case(case, wrapper_for(case.checkpoint), out_dir)
             written.append(inputs["case"])
             log.info("%s: %d frames", case.name, inputs["expect"]["num_frames"])
-        for rate in cases.CLONE_PROMPT_RATES:
-            inputs = cases.run_clone_prompt_case(rate, wrapper_for("base_0b6"), official, out_dir)
+        for ref in cases.CLONE_PROMPT_REFERENCES:
+            inputs = cases.run_clone_prompt_case(ref, wrapper_for("base_0b6"), official, out_dir)
             written.append(inputs["case"])
         tokenizer = official.Qwen3TTSTokenizer.from_pretrained(
             str(checkpoints["customvoice_0b6"] / "speech_tokenizer")
         )
         for frames in cases.CODEC_DECODE_FRAMES:
             written.append(cases.run_codec_decode_case(frames, tokenizer, out_dir)["case"])
-        for rate in cases.CODEC_ENCODE_RATES:
-            written.append(cases.run_codec_encode_case(rate, tokenizer, out_dir)["case"])
+        for ref in cases.CODEC_ENCODE_REFERENCES:
+            written.append(cases.run_codec_encode_case(ref, tokenizer, out_dir)["case"])
     check_early_eos(out_dir)
     return {
         "official_version": official.version,

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 from recorder import record_codec_decode, record_generation, record_reference_encoders
-from reference_audio import reference_audio
+from reference_audio import DURATION_S, reference_audio
 from safetensors.torch import save_file
 
 MAX_NEW_TOKENS = 16  # official: the last token's remaining codebooks are never predicted -> 15 frames at most
@@ -66,9 +66,33 @@ GENERATION_CASES = (
                    speaker="Vivian", notes="EOS tops every step; min_new_tokens=2 holds it off 2 frames"),
 )  # fmt: skip
 
-CLONE_PROMPT_RATES = (24000, 16000, 44100)
+# Reference audio (sample rate, seconds) of the clone-prompt and codec-encode cases. 12 s is past the Mimi
+# encoder transformer's sliding_window (250 steps at 25 Hz = 10 s), which the official encode does not apply.
+CLONE_PROMPT_REFERENCES = ((24000, DURATION_S), (16000, DURATION_S), (44100, DURATION_S), (16000, 4.0),
+                           (24000, 12.0))  # fmt: skip
 CODEC_DECODE_FRAMES = (9, 300)  # 300 frames: the longest input the official windowed decode computes exactly
-CODEC_ENCODE_RATES = (24000, 16000)
+CODEC_ENCODE_REFERENCES = (
+    (24000, DURATION_S),
+    (16000, DURATION_S),
+    (24000, 4.0),
+    (16000, 4.0),
+    (24000, 12.0),
+)
+
+
+def reference_case_name(kind: str, sample_rate: int, duration_s: float) -> str:
+    """``clone_prompt_16k``, ``codec_encode_24k_12s``: the duration is named when it is not the default."""
+    suffix = "" if duration_s == DURATION_S else f"_{duration_s:g}s"
+    return f"{kind}_{sample_rate // 1000}k{suffix}"
+
+
+def _reference_notes(mimi_steps: int, sliding_window: int) -> str:
+    if mimi_steps <= sliding_window:
+        return ""
+    return (
+        f"{mimi_steps} encoder-transformer steps, past its sliding_window {sliding_window}: the official "
+        "encode (transformers 4.57) attends to the whole past; transformers 5 would apply the window"
+    )
 
 
 def _official_defaults(call: str) -> bool:
@@ -156,11 +180,15 @@ def run_generation_case(case: GenerationCase, wrapper: Any, out_dir: Path) -> di
     return _write_case(out_dir / case.name, inputs, tensors)
 
 
-def run_clone_prompt_case(sample_rate: int, wrapper: Any, official: SimpleNamespace, out_dir: Path) -> dict:
-    """create_voice_clone_prompt at one reference rate, plus the mel and resampled audio it is built from."""
+def run_clone_prompt_case(
+    reference: tuple[int, float], wrapper: Any, official: SimpleNamespace, out_dir: Path
+) -> dict:
+    """create_voice_clone_prompt for one reference (rate, seconds), plus the mel and resampled audio it is
+    built from."""
     import librosa
 
-    audio = reference_audio(sample_rate)
+    sample_rate, duration_s = reference
+    audio = reference_audio(sample_rate, duration_s)
     ref_text = "Hello world, this is the voice."
     with record_reference_encoders(
         wrapper.model.speaker_encoder, wrapper.model.speech_tokenizer.model.encoder
@@ -181,10 +209,13 @@ def run_clone_prompt_case(sample_rate: int, wrapper: Any, official: SimpleNamesp
         "speaker_embedding": item.ref_spk_embedding.to(torch.float32).cpu(),
         "ref_codes": item.ref_code.to(torch.int64).cpu(),
     }
+    mimi = wrapper.model.speech_tokenizer.model.encoder
     inputs = {
-        "case": f"clone_prompt_{sample_rate // 1000}k",
+        "case": reference_case_name("clone_prompt", sample_rate, duration_s),
         "kind": "clone_prompt",
         "checkpoint": "checkpoints/base_0b6",
+        "notes": _reference_notes(rec.tensors["mimi.encoder"].shape[2], mimi.config.sliding_window),
+        "duration_s": duration_s,
         "official": {"call": "create_voice_clone_prompt", "kwargs": {"ref_text": ref_text}},
         "request": {"ref_sample_rate": sample_rate, "ref_text": ref_text, "x_vector_only": False},
         "expect": {"num_ref_frames": int(item.ref_code.shape[0])},
@@ -209,15 +240,19 @@ def run_codec_decode_case(num_frames: int, tokenizer: Any, out_dir: Path) -> dic
     return _write_case(out_dir / inputs["case"], inputs, tensors)
 
 
-def run_codec_encode_case(sample_rate: int, tokenizer: Any, out_dir: Path) -> dict:
-    audio = reference_audio(sample_rate)
-    with record_reference_encoders(None, tokenizer.model.encoder) as rec:
+def run_codec_encode_case(reference: tuple[int, float], tokenizer: Any, out_dir: Path) -> dict:
+    sample_rate, duration_s = reference
+    audio = reference_audio(sample_rate, duration_s)
+    mimi = tokenizer.model.encoder
+    with record_reference_encoders(None, mimi) as rec:
         encoded = tokenizer.encode(audio, sr=sample_rate)
     tensors = {**rec.tensors, "ref_audio": torch.from_numpy(audio), "codes": encoded.audio_codes[0].cpu()}
     inputs = {
-        "case": f"codec_encode_{sample_rate // 1000}k",
+        "case": reference_case_name("codec_encode", sample_rate, duration_s),
         "kind": "codec_encode",
         "checkpoint": "checkpoints/customvoice_0b6",
+        "notes": _reference_notes(rec.tensors["mimi.encoder"].shape[2], mimi.config.sliding_window),
+        "duration_s": duration_s,
         "official": {"call": "Qwen3TTSTokenizer.encode"},
         "request": {"sample_rate": sample_rate},
         "expect": {"num_frames": int(encoded.audio_codes[0].shape[0])},
