@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from qwen_tts.codec import SpeechTokenizer
 from qwen_tts.codec.weights import to_our_names
 from qwen_tts.errors import CheckpointError
 from tests.engine.reference_venv import PARITY_TOOLS, run_reference
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 NUM_FRAMES = 90  # > the 72-frame attention window, <= 300 where the official decode is exact
 
@@ -190,3 +194,24 @@ def test_checkpoint_names_map_onto_ours():
     assert set(to_our_names(checkpoint, ours)) == ours
     with pytest.raises(CheckpointError, match=r"unexpected tensors .*encoder\.encoder\.layers\.0"):
         to_our_names(checkpoint, ours - {"encoder.seanet.layers.0.conv.weight"})
+
+
+def test_the_codec_encodes_and_decodes_without_transformers():
+    """Our Mimi encoder and the decoder are ours: encoding and decoding import no transformers module."""
+    probe = textwrap.dedent(
+        """
+        import sys
+        import torch
+        from qwen_tts.codec import CodecConfig, SpeechTokenizer
+        from qwen_tts.tiny_spec import speech_tokenizer_config
+
+        tokenizer = SpeechTokenizer(CodecConfig.from_dict(speech_tokenizer_config())).eval()
+        codes = tokenizer.encode(torch.randn(1, 24000) * 0.1)
+        tokenizer.decode(codes)
+        print(tuple(codes.shape), sorted(m for m in sys.modules if m.split(".")[0] == "transformers"))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.strip() == "(1, 13, 16) []", result.stdout + result.stderr
