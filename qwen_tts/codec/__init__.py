@@ -2,7 +2,17 @@
 
 from .config import CodecConfig, DecoderConfig
 from .decoder import CodecDecoder
+from .encoder import CodecEncoder
+from .encoder_config import EncoderConfig
 from .streaming import StreamState
 from .tokenizer import SpeechTokenizer
 
-__all__ = ["CodecConfig", "CodecDecoder", "DecoderConfig", "SpeechTokenizer", "StreamState"]
+__all__ = [
+    "CodecConfig",
+    "CodecDecoder",
+    "CodecEncoder",
+    "DecoderConfig",
+    "EncoderConfig",
+    "SpeechTokenizer",
+    "StreamState",
+]
