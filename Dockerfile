@@ -7,10 +7,6 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     HF_HOME=/cache/huggingface
 
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg \
-    && rm -rf /var/lib/apt/lists/*
-
 RUN useradd --create-home --uid 1000 tts && mkdir -p /cache/huggingface /data && chown tts /cache/huggingface /data
 WORKDIR /app
 

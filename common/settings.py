@@ -3,11 +3,13 @@
 Precedence (highest first): explicit overrides (CLI flags) > environment (``QWEN_TTS_*``, nested with ``__``,
 e.g. ``QWEN_TTS_OPTIMIZATION__USE_CUDA_GRAPHS=false``) > the config file > defaults. The config file is the
 one the original server read: ``$TTS_CONFIG`` or ``~/qwen3-tts/config.yaml``. Every key in it is honoured or
-rejected with a message that names the key. Nothing is read until ``load_settings`` is called.
+rejected with a message that names the key; a retired key (``RETIRED_KEYS``) still loads, with a warning
+that says why it no longer does anything. Nothing is read until ``load_settings`` is called.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,7 +29,14 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from common.jobs.options import JobsOptions
 
+log = logging.getLogger(__name__)
+
 DEFAULT_CONFIG_PATH = Path("~/qwen3-tts/config.yaml")
+
+RETIRED_KEYS: dict[str, str] = {
+    "ffmpeg": "audio is encoded and decoded in process (PyAV); no ffmpeg binary is used",
+}
+"""Top-level keys older configs may hold that no longer mean anything: accepted, warned about, ignored."""
 
 RELEASED_MODELS: dict[str, str] = {
     "0.6B-CustomVoice": "Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice",
@@ -171,9 +180,19 @@ class Settings(BaseSettings):
     max_queue_depth: int = Field(default=32, ge=1)
     retry_after_s: int = Field(default=2, ge=1)
     max_buffered_chunks: int = Field(default=2, ge=1, description="chunks generated ahead of a slow client")
-    ffmpeg: str = "ffmpeg"
     # async jobs (/v1/jobs): limits, segmenting, webhook delivery
     jobs: JobsOptions = JobsOptions()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired_keys(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        data = dict(data)
+        for key in RETIRED_KEYS.keys() & data.keys():
+            del data[key]
+            log.warning("settings: %r is no longer used (%s); it is ignored", key, RETIRED_KEYS[key])
+        return data
 
     @model_validator(mode="after")
     def _known_models(self) -> Settings:

@@ -1,7 +1,7 @@
 """The voice library's rules: save, read, change and delete voice profiles (rows plus their audio blobs).
 
 Used by the HTTP routes (in a thread) and by ``qwen3-tts voices import``. Synchronous on purpose: every call
-is a short database unit of work plus blob I/O and, for new audio, one ffmpeg decode.
+is a short database unit of work plus blob I/O and, for new audio, one in-process decode (PyAV).
 
 Order of effects. New audio is decoded and checked first, then written to the blob store under a key that
 names its content (``voices/<id>/audio-<sha>/...``), then the row is committed. If the commit fails (a name
@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from common.audio_ingest import IngestLimits, ReferenceAudio, ingest_audio
+from common.audio.upload import IngestLimits, ReferenceAudio, ingest_audio
 from common.contracts import SAMPLE_RATE
 from voice_store import voices
 from voice_store.blobs import BlobStore
@@ -101,18 +101,16 @@ class VoiceLibrary:
         *,
         sessions: sessionmaker[Session],
         blobs: BlobStore,
-        ffmpeg: str = "ffmpeg",
         limits: IngestLimits = DEFAULT_LIMITS,
         on_change: Callable[[str], None] = lambda voice_id: None,
     ) -> None:
         self._sessions = sessions
         self.blobs = blobs
-        self._ffmpeg = ffmpeg
         self.limits = limits
         self._on_change = on_change  # e.g. drop in-process cached clone prompts of the voice
 
     def ingest(self, data: bytes, *, param: str | None = None) -> ReferenceAudio:
-        return ingest_audio(data, ffmpeg=self._ffmpeg, limits=self.limits, param=param)
+        return ingest_audio(data, limits=self.limits, param=param)
 
     def create(
         self,

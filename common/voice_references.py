@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from common.audio_ingest import ReferenceAudio
+from common.audio.upload import ReferenceAudio
 from common.voice_library import check_mode, clean_ref_text
 from voice_store.blobs import BlobStore
 

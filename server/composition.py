@@ -128,7 +128,7 @@ def build_voice_library(
 ) -> VoiceLibrary:
     """``prompts``: this process's ``ClonePromptCache``, told at once when a voice changes."""
     forget = prompts.forget if prompts is not None else (lambda voice_id: None)
-    return VoiceLibrary(sessions=sessions, blobs=blobs, ffmpeg=settings.ffmpeg, on_change=forget)
+    return VoiceLibrary(sessions=sessions, blobs=blobs, on_change=forget)
 
 
 def build_embedded_services(

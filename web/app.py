@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from common.encoder import Encoders
 from web import catalog, health, jobs_routes, speech, ui, voice_routes
 from web.admission import Admission
 from web.deps import AppState, Services
@@ -21,18 +20,14 @@ from web.metrics import Metrics
 from web.middleware import RequestContextMiddleware
 from web.voices import VoiceCatalog, load_aliases
 
-WARM_FORMATS = ("mp3", "opus", "aac", "flac")  # one idle encoder each, started ahead of requests
-
 
 def create_app(services: Services) -> FastAPI:
     settings = services.settings
     metrics = Metrics(queue_depth=services.dispatcher.queue_depth)
-    encoders = Encoders(settings.ffmpeg, warm=WARM_FORMATS)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await services.dispatcher.start()
-        await encoders.start()
         if services.jobs is not None:
             await asyncio.to_thread(services.jobs.start)
         try:
@@ -40,7 +35,6 @@ def create_app(services: Services) -> FastAPI:
         finally:
             if services.jobs is not None:
                 await asyncio.to_thread(services.jobs.close)
-            await encoders.close()
             await services.dispatcher.close()
 
     app = FastAPI(title="Qwen3-TTS server", version="0.1.0", lifespan=lifespan)
@@ -53,7 +47,6 @@ def create_app(services: Services) -> FastAPI:
             retry_after_s=settings.retry_after_s,
         ),
         catalog=VoiceCatalog(load_aliases(), services.saved_voices),
-        encoders=encoders,
     )
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)

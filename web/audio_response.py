@@ -3,7 +3,8 @@
 The first chunk is awaited before any response starts, so an error the engine reports up front (unknown
 speaker, bad language, …) still reaches the client as a proper 4xx/5xx envelope. After that, the body is
 produced while the audio is generated; when the client goes away the stream is cancelled (the worker stops
-within a chunk) and the admission ticket is released.
+within a chunk) and the admission ticket is released. Encoding runs off the event loop, in worker threads
+(``common.audio.aio``).
 
 SSE usage: ``input_tokens`` counts input characters (after normalisation), ``output_tokens`` counts codec
 frames of generated audio (12.5 per second, 1920 samples each).
@@ -24,9 +25,10 @@ from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from common.audio import FORMATS, num_samples
+from common.audio.aio import encode_stream, encode_whole
+from common.audio.formats import FORMATS
+from common.audio.pcm import num_samples
 from common.contracts import SAMPLE_RATE
-from common.encoder import Encoders, discard, encode_stream, encode_whole, needs_ffmpeg
 from common.errors import ServiceError
 from common.ports import ChunkStream
 from web.admission import Ticket
@@ -104,16 +106,13 @@ async def build_speech_response(
     request: Request,
     ticket: Ticket,
     metrics: Metrics,
-    encoders: Encoders,
     started_at: float,
 ) -> Response:
     progress = _Progress(started_at=started_at)
-    encoder = None
 
     async def finish() -> None:
-        """Idempotent: stop generation, stop an unused encoder, free the admission slot, record RTF once."""
+        """Idempotent: stop generation, free the admission slot, record RTF once."""
         await stream.cancel()
-        await discard(encoder)
         ticket.release()
         if progress.samples and not progress.finished:
             progress.finished = True
@@ -127,9 +126,7 @@ async def build_speech_response(
             metrics.time_to_first_audio.labels(kind).observe(progress.first_audio_at - started_at)
 
     fmt = FORMATS[plan.response_format]
-    try:  # the encoder starts while the engine works on the first chunk; its failure is still a 500
-        if needs_ffmpeg(fmt.name, plan.speed):
-            encoder = await encoders.process(fmt.name, plan.speed)
+    try:
         first = await anext(aiter(stream), b"")
     except BaseException:
         await finish()
@@ -138,7 +135,7 @@ async def build_speech_response(
     if plan.stream_mode == "none":
         try:
             pcm = _pcm_with_first(first, stream, progress, request.is_disconnected)
-            body = await encode_whole(pcm, fmt.name, speed=plan.speed, process=encoder)
+            body = await encode_whole(pcm, fmt.name, speed=plan.speed)
         except ClientGone:
             return Response(status_code=499)
         finally:
@@ -149,7 +146,7 @@ async def build_speech_response(
     async def audio_body() -> AsyncIterator[bytes]:
         try:
             pcm = _pcm_with_first(first, stream, progress, None)
-            async for data in encode_stream(pcm, fmt.name, speed=plan.speed, process=encoder):
+            async for data in encode_stream(pcm, fmt.name, speed=plan.speed):
                 first_audio(plan.stream_mode)
                 yield data
         finally:

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from common.encoder import Encoders
 from common.jobs.service import JobService
 from common.ports import Dispatcher
 from common.settings import Settings
@@ -37,7 +36,6 @@ class AppState:
     metrics: Metrics
     admission: Admission
     catalog: VoiceCatalog
-    encoders: Encoders
 
 
 def get_state(request: Request) -> AppState:

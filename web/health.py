@@ -20,8 +20,6 @@ async def readyz(state: StateDep) -> dict[str, object]:
     dispatcher = state.services.dispatcher
     if not await dispatcher.is_ready():
         raise Unavailable("not ready: the engine is still loading or has stopped")
-    if not state.encoders.is_available:
-        raise Unavailable("not ready: ffmpeg was not found, so mp3/opus/aac/flac cannot be encoded")
     return {"status": "ready", "models": [m.name for m in dispatcher.models()], "demo": state.services.demo}
 
 

@@ -1,6 +1,6 @@
 """A one-off clone in ``/v1/audio/speech``: ``ref_audio`` (base64) + ``ref_text`` instead of a saved voice.
 
-The reference is checked like an upload (``common.audio_ingest``), kept content-addressed in the blob store
+The reference is checked like an upload (``common.audio.upload``), kept content-addressed in the blob store
 (``common.voice_references``) and sent to the engine side as a ``ref_…`` voice id, so a Base model is
 chosen and a repeated reference reuses its cached clone prompt. Nothing is added to the voice library.
 """

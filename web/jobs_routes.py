@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
-from common.audio import FORMATS
+from common.audio.formats import FORMATS
 from common.errors import InvalidRequest, Unavailable
 from common.jobs.service import JobService, JobSubmission
 from voice_store.models.jobs import JobStatus
@@ -23,11 +23,10 @@ from web.speech_plan import Limits, plan_speech
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
-_MP4_FORMATS = {"m4b", "m4a"}  # job-only formats (the audiobook and its chapters)
 
 
 def content_type(fmt: str) -> str:
-    return "audio/mp4" if fmt in _MP4_FORMATS else FORMATS[fmt].content_type
+    return FORMATS[fmt].content_type  # m4b/m4a (job-only) included
 
 
 def job_service(state: StateDep) -> JobService:

@@ -44,6 +44,5 @@ async def create_speech(body: SpeechRequest, request: Request, state: StateDep, 
         request=request,
         ticket=ticket,
         metrics=state.metrics,
-        encoders=state.encoders,
         started_at=started_at,
     )

@@ -1,7 +1,7 @@
 """The voice library API: ``/v1/voices`` (CRUD) and OpenAI's ``POST /v1/audio/voices``.
 
 Handlers parse (``web.uploads``: capped multipart or JSON), call ``common.voice_library.VoiceLibrary`` in a
-thread (database, blob store and ffmpeg are blocking), and shape the answer. Errors are domain errors, turned
+thread (database, blob store and audio decoding are blocking), and shape the answer. Errors are domain errors, turned
 into the OpenAI envelope by ``web.errors``.
 
     POST   /v1/voices              multipart (name, file, ref_text?, language?, x_vector_only?) or JSON

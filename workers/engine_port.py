@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from common.audio import float_to_s16le
+from common.audio.pcm import float_to_s16le
 from common.contracts import ModelInfo, SynthesisJob
 from common.errors import InvalidRequest, NotFound, ServiceError, SynthesisFailed
 from common.seams import SeamJoiner

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from common.audio import s16le_to_float
+from common.audio.pcm import s16le_to_float
 from common.errors import NotFound
 from common.voice_references import INLINE_VOICE_PREFIX, inline_reference_prefix
 from voice_store import voices

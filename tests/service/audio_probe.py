@@ -1,41 +1,56 @@
-"""Decode response bodies back with the real ffmpeg/ffprobe, to check what clients will hear."""
+"""Decode response bodies back in process with PyAV, to check what clients will hear (no ffmpeg binary)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
+import io
 
+import av
 import numpy as np
+
+SAMPLE_RATE = 24_000
 
 
 def probe(data: bytes) -> dict[str, object]:
-    """ffprobe's view of the first audio stream: codec_name, sample_rate, channels (format_name too)."""
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format", "-i", "pipe:0"],
-        input=data,
-        capture_output=True,
-        timeout=30,
-        check=True,
-    )
-    info = json.loads(out.stdout)
-    stream = info["streams"][0]
-    return {
-        "codec_name": stream["codec_name"],
-        "sample_rate": int(stream["sample_rate"]),
-        "channels": int(stream["channels"]),
-        "format_name": info["format"]["format_name"],
-    }
+    """The first audio stream as a player sees it: codec_name, sample_rate, channels, format_name,
+    duration_s (the decoded samples' length) and num_samples (at the stream's own rate)."""
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.audio[0]
+        num_samples = sum(frame.samples for frame in container.decode(stream))
+        return {
+            "codec_name": stream.codec_context.name.removesuffix("float"),  # mp3float → mp3
+            "sample_rate": stream.sample_rate,
+            "channels": stream.codec_context.layout.nb_channels,
+            "format_name": container.format.name,
+            "num_samples": num_samples,
+            "duration_s": num_samples / stream.sample_rate,
+        }
 
 
 def decode(data: bytes, *, fmt: str | None = None) -> np.ndarray:
-    """Decode any encoded body to mono float32 at 24 kHz (what a player would render)."""
-    cmd = ["ffmpeg", "-v", "error", "-nostdin"]
+    """Decode a body to mono float32 at 24 kHz (what a player would render); ``pcm`` is raw s16le."""
     if fmt == "pcm":
-        cmd += ["-f", "s16le", "-ar", "24000", "-ac", "1"]
-    cmd += ["-i", "pipe:0", "-f", "f32le", "-ac", "1", "-ar", "24000", "pipe:1"]
-    out = subprocess.run(cmd, input=data, capture_output=True, timeout=30, check=True)
-    return np.frombuffer(out.stdout, dtype="<f4")
+        return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    parts: list[np.ndarray] = []
+    with av.open(io.BytesIO(data)) as container:
+        for frame in container.decode(container.streams.audio[0]):
+            parts += [out.to_ndarray().reshape(-1) for out in resampler.resample(frame)]
+    parts += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
 def duration_s(data: bytes, *, fmt: str | None = None) -> float:
-    return decode(data, fmt=fmt).size / 24_000
+    return decode(data, fmt=fmt).size / SAMPLE_RATE
+
+
+def chapters(data: bytes) -> list[dict[str, object]]:
+    """The chapter marks a player lists: title, start_s and end_s of each, in order."""
+    with av.open(io.BytesIO(data)) as container:
+        return [
+            {
+                "title": mark["metadata"].get("title"),
+                "start_s": float(mark["start"] * mark["time_base"]),
+                "end_s": float(mark["end"] * mark["time_base"]),
+            }
+            for mark in container.chapters()
+        ]

@@ -9,7 +9,7 @@ from typing import TypeVar
 import numpy as np
 import pytest
 
-from common.audio import s16le_to_float
+from common.audio.pcm import s16le_to_float
 from common.contracts import SynthesisJob
 from common.errors import InvalidRequest, SynthesisFailed
 from tests.service.fake_engine import SAMPLES_PER_FRAME, FakeEngine, tone

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import openai
+import pytest
 
 from tests.service.fake_engine import SPEAKERS
 
@@ -89,14 +90,15 @@ def test_metrics_count_requests_by_status_and_time_audio(base_url: str) -> None:
     assert "tts_queue_depth 0.0" in text
 
 
-def test_readiness_fails_without_ffmpeg() -> None:
+def test_ready_and_every_format_served_with_no_ffmpeg_anywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audio is encoded in process (PyAV): with nothing on PATH there is no ffmpeg to find, none needed."""
     from tests.service.fake_engine import FakeEngine
     from tests.service.harness import serve_fakes
 
-    with serve_fakes({"fake-CustomVoice": FakeEngine()}, ffmpeg="/nonexistent/ffmpeg") as url:
-        ready = httpx.get(f"{url}/readyz", timeout=10)
-        assert ready.status_code == 503 and "ffmpeg" in ready.json()["error"]["message"]
-        pcm = {"model": "tts-1", "voice": "alloy", "input": "Hi.", "response_format": "pcm"}
-        assert httpx.post(f"{url}/v1/audio/speech", json=pcm, timeout=10).status_code == 200
-        mp3 = httpx.post(f"{url}/v1/audio/speech", json=pcm | {"response_format": "mp3"}, timeout=10)
-        assert mp3.status_code == 500 and mp3.json()["error"]["code"] == "encoding_failed"
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with serve_fakes({"fake-CustomVoice": FakeEngine()}) as url:
+        assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200
+        for fmt in ("mp3", "opus", "aac", "flac", "wav", "pcm"):
+            body = {"model": "tts-1", "voice": "alloy", "input": "Hi.", "response_format": fmt}
+            response = httpx.post(f"{url}/v1/audio/speech", json=body, timeout=10)
+            assert response.status_code == 200 and response.content, fmt

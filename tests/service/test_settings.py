@@ -40,6 +40,16 @@ def test_original_config_keys_are_honoured(tmp_path: Path) -> None:
     assert settings.port == 8880
 
 
+def test_a_retired_ffmpeg_key_still_loads_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Configs written for the ffmpeg-subprocess encoder name its binary; audio is in process now."""
+    with caplog.at_level("WARNING", logger="common.settings"):
+        settings = load_settings(env=_config(tmp_path, ORIGINAL_CONFIG + "ffmpeg: /usr/bin/ffmpeg\n"))
+    assert settings.default_model == "0.6B-Base" and not hasattr(settings, "ffmpeg")
+    assert "'ffmpeg' is no longer used" in caplog.text
+
+
 def test_environment_beats_the_file_and_overrides_beat_both(tmp_path: Path) -> None:
     env = _config(tmp_path, ORIGINAL_CONFIG) | {
         "QWEN_TTS_PORT": "9000",

@@ -1,17 +1,15 @@
-"""A fake Base engine that also makes clone prompts, and reference recordings made with ffmpeg."""
+"""A fake Base engine that also makes clone prompts, and reference recordings (made in process, PyAV)."""
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qwen_tts import VoiceClonePrompt
+from tests.audio.samples import upload
 from tests.service.fake_engine import FakeEngine
 
 SAMPLES_PER_FRAME = 1920
@@ -44,15 +42,8 @@ class CloningFakeEngine(FakeEngine):
 
 
 def recording(seconds: float = 2.0, *, fmt: str = "wav", frequency: int = 330, volume: float = 0.5) -> bytes:
-    """A tone encoded by ffmpeg in ``fmt`` (wav, flac, mp3, ogg, m4a, webm, aac)."""
-    codec = {"ogg": ["-c:a", "libopus"], "webm": ["-c:a", "libopus"]}.get(fmt, [])
-    muxer = {"m4a": "ipod", "aac": "adts"}.get(fmt, fmt)
-    source = f"sine=frequency={frequency}:duration={seconds}:sample_rate=44100,volume={volume}"
-    with tempfile.TemporaryDirectory() as tmp:  # m4a needs a seekable output
-        path = Path(tmp) / f"out.{fmt}"
-        command = ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", source, *codec]
-        subprocess.run([*command, "-f", muxer, str(path)], capture_output=True, timeout=60, check=True)
-        return path.read_bytes()
+    """A tone in ``fmt`` (wav, flac, mp3, ogg, m4a, webm, aac), made with PyAV; ``volume`` 1 is -18 dBFS."""
+    return upload(fmt, seconds, frequency=frequency, amplitude=volume / 8)
 
 
 def silence_wav(seconds: float = 2.0) -> bytes:

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from common.audio_ingest import IngestLimits
+from common.audio.upload import IngestLimits
 from tests.voices.conftest import VoiceServer, unique
 from tests.voices.fakes import recording, silence_wav
 

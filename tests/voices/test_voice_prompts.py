@@ -11,7 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
-from common.audio_ingest import ingest_audio
+from common.audio.upload import ingest_audio
 from common.errors import NotFound
 from common.voice_references import store_reference
 from server.composition import build_voice_library

@@ -9,10 +9,9 @@ fixed per job, so a finalize that is run twice (a redelivered task) overwrites i
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import tempfile
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from common.audio import FORMATS, float_to_s16le, s16le_to_float, wav_header
-from common.encoder import Encoders, encode_stream
+from common.audio.formats import FORMATS
+from common.audio.pcm import float_to_s16le, s16le_to_float
+from common.audio.whole import ChapterMark, encode_file
 from common.jobs.blob_keys import chapter_key, whole_key
 from common.seams import SeamJoiner
 from voice_store.blobs.port import BlobStore
@@ -29,7 +29,6 @@ from voice_store.db import session_scope
 from voice_store.job_transitions import finish_job
 from voice_store.jobs import get_job, list_segments
 from voice_store.models.jobs import JobStatus
-from workers.jobs.mp4 import MP4_CONTENT_TYPE, ChapterMark, encode_mp4
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,6 @@ class StitchPolicy:
     segment_pause_ms: float = 120.0
     chapter_pause_ms: float = 600.0
     fade_ms: float = 10.0
-    ffmpeg: str = "ffmpeg"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +102,7 @@ class Finalizer:
                 ChapterMark(title or f"Chapter {n + 1}", start / speed, (start + length) / speed)
                 for n, (title, start, length) in enumerate(zip(titles, starts, seconds, strict=True))
             ]
-            self._encode_mp4(whole, self._book(chapters), speed, marks)
+            self._encode_to(whole, self._book(chapters), fmt, speed, marks)
         else:
             self._encode_to(whole, self._book(chapters), fmt, speed)
         outputs: list[dict[str, Any]] = [
@@ -117,10 +115,8 @@ class Finalizer:
                 if len(chapters) == 1 and fmt == chapter_fmt
                 else chapter_key(job_id, number, chapter_fmt)
             )
-            if key != whole and chapter_fmt == "m4a":
-                self._encode_mp4(key, self._chapter(chapter), speed, ())
-            elif key != whole:
-                self._encode_to(key, self._chapter(chapter), fmt, speed)
+            if key != whole:
+                self._encode_to(key, self._chapter(chapter), chapter_fmt, speed)
             output = {"chapter": number, "title": titles[number], "blob_key": key, "format": chapter_fmt}
             outputs.append(output | {"duration_s": round(seconds[number] / speed, 3)})
         return outputs
@@ -138,33 +134,13 @@ class Finalizer:
         parts = (self._chapter(c) for c in chapters)
         return joined(parts, pause_ms=policy.chapter_pause_ms, fade_ms=policy.fade_ms)
 
-    def _encode_to(self, key: str, audio: Iterator[np.ndarray], fmt: str, speed: float) -> None:
-        async def pcm() -> AsyncIterator[bytes]:
-            for block in audio:
-                yield float_to_s16le(block)
-
-        async def encode(sink: Any) -> None:
-            async for data in encode_stream(pcm(), fmt, speed=speed, encoders=Encoders(self._policy.ffmpeg)):
-                sink.write(data)
-
-        with tempfile.TemporaryFile() as sink:
-            asyncio.run(encode(sink))
-            if fmt == "wav":  # the streaming header has unknown sizes: write the real ones
-                _fix_wav_sizes(sink)
-            sink.seek(0)
-            self._blobs.put(key, sink, content_type=FORMATS[fmt].content_type)
-
-    def _encode_mp4(
-        self, key: str, audio: Iterator[np.ndarray], speed: float, marks: Sequence[ChapterMark]
+    def _encode_to(
+        self, key: str, audio: Iterator[np.ndarray], fmt: str, speed: float, marks: Sequence[ChapterMark] = ()
     ) -> None:
-        with tempfile.TemporaryDirectory() as directory:
-            path = Path(directory) / "audio.mp4"
-            encode_mp4(audio, path, speed=speed, chapters=marks, ffmpeg=self._policy.ffmpeg)
+        """Encode into a temporary file (seekable: exact sizes, totals, the MP4 index), then store it."""
+        pcm = (float_to_s16le(block) for block in audio)
+        with tempfile.TemporaryDirectory(prefix="qwen3-tts-job-") as directory:
+            path = Path(directory) / f"audio.{fmt}"
+            encode_file(pcm, fmt, path, speed=speed, chapters=marks)
             with path.open("rb") as data:
-                self._blobs.put(key, data, content_type=MP4_CONTENT_TYPE)
-
-
-def _fix_wav_sizes(sink: Any) -> None:
-    size = sink.seek(0, 2)
-    sink.seek(0)
-    sink.write(wav_header(size - len(wav_header(0))))
+                self._blobs.put(key, data, content_type=FORMATS[fmt].content_type)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from common.audio import num_samples
+from common.audio.pcm import num_samples
 from common.contracts import SAMPLE_RATE, SynthesisJob
 from common.jobs.blob_keys import segment_key
 from common.text import split_pieces

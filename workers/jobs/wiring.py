@@ -32,7 +32,6 @@ def stitch_policy(settings: Settings) -> StitchPolicy:
         segment_pause_ms=settings.seam_pause_ms,
         chapter_pause_ms=settings.jobs.chapter_pause_ms,
         fade_ms=settings.seam_fade_ms,
-        ffmpeg=settings.ffmpeg,
     )
 
 

@@ -1,47 +1,32 @@
-"""Reference audio from untrusted uploads: sniff the container, decode it safely with ffmpeg, check it.
+"""Reference audio from untrusted uploads: size check, container sniffing, safe decoding, content checks.
 
-Safety. The format is taken from the file's magic bytes, never from its name or a client's content type,
-and ffmpeg is told that format (``-f``), so no other demuxer (playlists, ``concat``) can be probed into. The
-upload is written to a private temporary file that is the only input; ``-protocol_whitelist file`` refuses
-every other protocol (no network, no ``pipe``/``fd`` tricks), ``-nostdin`` keeps stdin closed, ``-t`` stops
-decoding just past the duration cap (a tiny file that expands to hours costs no more than the cap), and the
-process is killed after ``decode_timeout_s``. Only the first audio stream is decoded, to mono 24 kHz float32.
-
-Checks after decoding: at least ``min_seconds``, at most ``max_seconds``, and not silent (RMS above
-``silence_dbfs``). Every rejection is an ``AudioRejected`` (a 4xx ``ServiceError`` with a specific code).
+The format is taken from the file's magic bytes, never from its name or a client's content type, and the
+size limit is checked before anything is decoded. Decoding (``common.audio.decode``) reads that container
+only, stops just past the duration cap and has a wall-clock budget. Checks after decoding: at least
+``min_seconds``, at most ``max_seconds``, and not silent (RMS above ``silence_dbfs``). Every rejection is an
+``AudioRejected`` (a 4xx ``ServiceError`` with a specific code).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import subprocess
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from common.audio import float_to_s16le, wav_header
+from common.audio.decode import DecodeTimeout, TooLong, UndecodableAudio, UploadFormat, decode_audio
+from common.audio.pcm import float_to_s16le, wav_header
 from common.contracts import SAMPLE_RATE
-from common.errors import InvalidRequest, Unavailable
+from common.errors import InvalidRequest
 
-
-@dataclass(frozen=True, slots=True)
-class UploadFormat:
-    name: str  # what we call it
-    demuxer: str  # ffmpeg's -f
-    content_type: str
-    extension: str
-
-
-WAV = UploadFormat("wav", "wav", "audio/wav", "wav")
-FLAC = UploadFormat("flac", "flac", "audio/flac", "flac")
-MP3 = UploadFormat("mp3", "mp3", "audio/mpeg", "mp3")
-OGG = UploadFormat("ogg", "ogg", "audio/ogg", "ogg")
-MP4 = UploadFormat("m4a", "mov", "audio/mp4", "m4a")
-AAC = UploadFormat("aac", "aac", "audio/aac", "aac")
-WEBM = UploadFormat("webm", "matroska", "audio/webm", "webm")
+WAV = UploadFormat("wav", "wav", "audio/wav", "wav", declares_duration=True)
+FLAC = UploadFormat("flac", "flac", "audio/flac", "flac", declares_duration=True)
+MP3 = UploadFormat("mp3", "mp3", "audio/mpeg", "mp3", declares_duration=False)  # estimated unless Xing
+OGG = UploadFormat("ogg", "ogg", "audio/ogg", "ogg", declares_duration=True)
+MP4 = UploadFormat("m4a", "mov", "audio/mp4", "m4a", declares_duration=True)
+AAC = UploadFormat("aac", "aac", "audio/aac", "aac", declares_duration=False)  # ADTS: a bitrate estimate
+WEBM = UploadFormat("webm", "matroska", "audio/webm", "webm", declares_duration=True)
 SUPPORTED = "wav, flac, mp3, ogg/opus, m4a/aac, webm"
 
 
@@ -100,43 +85,32 @@ def sniff_format(data: bytes) -> UploadFormat | None:
     return None
 
 
-def decode_command(ffmpeg: str, path: Path, fmt: UploadFormat, max_seconds: float) -> list[str]:
-    return [
-        ffmpeg,
-        *("-nostdin", "-hide_banner", "-loglevel", "error"),
-        *("-protocol_whitelist", "file", "-f", fmt.demuxer, "-i", str(path)),
-        *("-map", "0:a:0", "-vn", "-sn", "-dn", "-t", f"{max_seconds + 0.5:.3f}"),
-        *("-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "f32le", "pipe:1"),
-    ]
+def too_long(limits: IngestLimits, *, param: str | None) -> AudioRejected:
+    return AudioRejected(
+        f"the audio lasts more than {limits.max_seconds:g} s, the longest reference accepted",
+        code="audio_too_long",
+        param=param,
+    )
 
 
-def decode_upload(
-    data: bytes, fmt: UploadFormat, *, ffmpeg: str, limits: IngestLimits, param: str | None
-) -> np.ndarray:
+def decode_upload(data: bytes, fmt: UploadFormat, *, limits: IngestLimits, param: str | None) -> np.ndarray:
     """Decode ``data`` (already sniffed as ``fmt``) to mono 24 kHz float32, within the limits."""
-    with tempfile.TemporaryDirectory(prefix="qwen3-tts-upload-") as tmp:
-        path = Path(tmp) / f"upload.{fmt.extension}"
-        path.write_bytes(data)
-        command = decode_command(ffmpeg, path, fmt, limits.max_seconds)
-        try:
-            done = subprocess.run(
-                command, stdin=subprocess.DEVNULL, capture_output=True, timeout=limits.decode_timeout_s
-            )
-        except FileNotFoundError as e:
-            raise Unavailable(f"ffmpeg ({ffmpeg}) is not installed; it is needed to read audio") from e
-        except subprocess.TimeoutExpired as e:
-            raise AudioRejected(
-                f"decoding the audio took longer than {limits.decode_timeout_s:g} s",
-                code="audio_undecodable",
-                param=param,
-            ) from e
-    if done.returncode != 0 or not done.stdout:
-        reason = done.stderr.decode(errors="replace").strip().splitlines()
-        detail = f": {reason[-1][:200]}" if reason else ""
+    try:
+        return decode_audio(data, fmt, max_seconds=limits.max_seconds, timeout_s=limits.decode_timeout_s)
+    except TooLong as e:
+        raise too_long(limits, param=param) from e
+    except DecodeTimeout as e:
         raise AudioRejected(
-            f"the {fmt.name} audio could not be decoded{detail}", code="audio_undecodable", param=param
-        )
-    return np.frombuffer(done.stdout[: len(done.stdout) // 4 * 4], dtype="<f4").astype(np.float32)
+            f"decoding the audio took longer than {limits.decode_timeout_s:g} s",
+            code="audio_undecodable",
+            param=param,
+        ) from e
+    except UndecodableAudio as e:
+        raise AudioRejected(
+            f"the {fmt.name} audio could not be decoded: {str(e)[:200]}",
+            code="audio_undecodable",
+            param=param,
+        ) from e
 
 
 def check_samples(samples: np.ndarray, limits: IngestLimits, *, param: str | None) -> None:
@@ -148,11 +122,7 @@ def check_samples(samples: np.ndarray, limits: IngestLimits, *, param: str | Non
             param=param,
         )
     if seconds > limits.max_seconds:
-        raise AudioRejected(
-            f"the audio lasts more than {limits.max_seconds:g} s, the longest reference accepted",
-            code="audio_too_long",
-            param=param,
-        )
+        raise too_long(limits, param=param)
     rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
     level = 20 * math.log10(rms) if rms > 0 else -math.inf
     if level < limits.silence_dbfs:
@@ -164,7 +134,7 @@ def check_samples(samples: np.ndarray, limits: IngestLimits, *, param: str | Non
 
 
 def ingest_audio(
-    data: bytes, *, ffmpeg: str = "ffmpeg", limits: IngestLimits = IngestLimits(), param: str | None = None
+    data: bytes, *, limits: IngestLimits = IngestLimits(), param: str | None = None
 ) -> ReferenceAudio:
     """Check, sniff, decode and validate an uploaded reference recording."""
     if not data:
@@ -184,6 +154,6 @@ def ingest_audio(
             param=param,
             status=415,
         )
-    samples = decode_upload(data, fmt, ffmpeg=ffmpeg, limits=limits, param=param)
+    samples = decode_upload(data, fmt, limits=limits, param=param)
     check_samples(samples, limits, param=param)
     return ReferenceAudio(original=data, format=fmt, sha256=hashlib.sha256(data).hexdigest(), samples=samples)

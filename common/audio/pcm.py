@@ -1,9 +1,8 @@
-"""Audio formats, the WAV header, and PCM sample conversion (numpy only; no torch)."""
+"""PCM helpers: s16le ↔ float, sample counts, and the WAV header (numpy only; no torch)."""
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -11,23 +10,6 @@ from common.contracts import SAMPLE_RATE
 
 BYTES_PER_SAMPLE = 2  # s16le mono
 STREAMING_SIZE = 0xFFFFFFFF  # RIFF/data size for a WAV whose length is not known yet (players read to EOF)
-
-
-@dataclass(frozen=True, slots=True)
-class AudioFormat:
-    name: str
-    content_type: str
-    needs_encoder: bool  # False: raw PCM (with a header for wav) is produced without ffmpeg
-
-
-FORMATS: dict[str, AudioFormat] = {
-    "mp3": AudioFormat("mp3", "audio/mpeg", True),
-    "opus": AudioFormat("opus", "audio/ogg; codecs=opus", True),
-    "aac": AudioFormat("aac", "audio/aac", True),
-    "flac": AudioFormat("flac", "audio/flac", True),
-    "wav": AudioFormat("wav", "audio/wav", False),
-    "pcm": AudioFormat("pcm", "audio/pcm; rate=24000; encoding=s16le; channels=1", False),
-}
 
 
 def wav_header(num_data_bytes: int | None, *, sample_rate: int = SAMPLE_RATE) -> bytes:
