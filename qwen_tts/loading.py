@@ -96,7 +96,8 @@ def _download(repo_id: str, revision: str | None) -> Path:
     if constants.HF_HUB_OFFLINE or not _reachable(constants.ENDPOINT):
         raise CheckpointError(
             f"{repo_id} is not in the local Hugging Face cache and {constants.ENDPOINT} cannot be reached; "
-            "download it where there is network access (huggingface-cli download) or pass a local directory"
+            f"download it where there is network access (hf download {repo_id} --local-dir DIR) "
+            "and pass that local directory"
         )
     try:
         return Path(snapshot_download(repo_id, revision=revision))

@@ -1,7 +1,7 @@
 """``qwen3-tts``: serve the API, manage API keys, upgrade the database schema.
 
 qwen3-tts serve [--host H] [--port P] [--model NAME|DIR|REPO] [--device D] [--dtype T] [--demo]
-qwen3-tts worker --models A,B [--gpu N] [--hostname NODE]   (distributed mode: QWEN_TTS_REDIS_URL set)
+qwen3-tts worker --models A,B [--gpu N] [--device D] [--hostname NODE]   (distributed: QWEN_TTS_REDIS_URL set)
 qwen3-tts keys create NAME [--max-streams N] | keys list | keys revoke KEY_ID
 qwen3-tts db upgrade
 qwen3-tts voices import DIR | voices export DIR
@@ -84,9 +84,24 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     settings = load_settings(_serve_overrides(args, settings), config_path=args.config)
     if settings.run_mode == "distributed":  # redis_url set: the engine runs in `qwen3-tts worker` processes
         serve_distributed(settings)
-    else:
+        return 0
+    from workers.devices import check_device
+
+    check_device(settings.device)  # a wrong --device: one line, before anything loads
+    try:
         serve_embedded(settings, demo=args.demo)
+    except ServiceError as e:
+        if args.demo or not _is_missing_checkpoint(e):
+            raise
+        hint = "; or try every feature without weights: qwen3-tts serve --demo (tiny random models, noise)"
+        raise ServiceError(f"{e.message}{hint}") from e
     return 0
+
+
+def _is_missing_checkpoint(error: BaseException) -> bool:
+    from qwen_tts import CheckpointError  # loaded already: the engine raised it
+
+    return isinstance(error.__cause__, CheckpointError)
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:

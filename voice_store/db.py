@@ -150,13 +150,24 @@ def alembic_config(url: str | URL) -> Config:
     return config
 
 
-def upgrade_schema(url: str | URL, *, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision`` (idempotent; run at embedded start and on deploy)."""
-    logger.info("upgrading database schema to %s", revision)
+def upgrade_schema(url: str | URL, *, revision: str = "head") -> bool:
+    """Bring the database at ``url`` to ``revision`` (idempotent; run at embedded start and on deploy).
+
+    Returns whether it upgraded anything; a database already there is left alone, and nothing is logged."""
     try:
+        engine = create_db_engine(url)
+        try:
+            current = current_revision(engine)
+        finally:
+            engine.dispose()
+        target = head_revision() if revision == "head" else revision
+        if current == target:
+            return False
+        logger.info("upgrading database schema from %s to %s", current or "empty", target)
         command.upgrade(alembic_config(url), revision)
     except (SQLAlchemyError, CommandError) as e:
         raise SchemaError(f"database schema upgrade to {revision!r} failed: {e}") from e
+    return True
 
 
 def downgrade_schema(url: str | URL, *, revision: str) -> None:

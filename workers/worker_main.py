@@ -30,6 +30,7 @@ from common.settings import Settings, SettingsError, load_settings
 from common.stores import build_blob_store, build_sessions
 from workers.celery_app import CONTROL_QUEUE, create_celery_app
 from workers.contracts import model_queue
+from workers.devices import check_device
 from workers.engine_host import EngineHost, TimeLimits
 from workers.engine_port import Engine, JoinPolicy, RequestFactory, qwen_request
 from workers.job_tasks import JobWorker, register_job_tasks
@@ -47,6 +48,9 @@ LoaderFactory = Callable[[Settings], Callable[[str], Engine]]
 def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpu", type=int, help="GPU index it owns (CUDA_VISIBLE_DEVICES); none = CPU")
     parser.add_argument("--models", required=True, help="comma-separated model names it serves")
+    parser.add_argument(
+        "--device", help="cpu, cuda, cuda:1, ... (default: the device setting; cuda with --gpu)"
+    )
     parser.add_argument("--hostname", help="Celery node name (default gpuN@host or cpu-PID@host)")
     parser.add_argument("--loglevel", help="default: the log_level setting")
 
@@ -156,6 +160,7 @@ def run_worker(
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)  # before the child imports torch
         if settings.device == "cpu":
             settings = settings.model_copy(update={"device": "cuda"})
+    check_device(settings.device, isolated=True)  # asked in a child: this parent forks the model children
     node = hostname or f"{f'gpu{gpu}' if gpu is not None else f'cpu-{os.getpid()}'}@{socket.gethostname()}"
     app = create_celery_app(settings)
     slot, jobs_slot = RuntimeSlot(), JobWorkerSlot()
@@ -214,6 +219,8 @@ def run_from_args(args: argparse.Namespace, settings: Settings | None = None) ->
     """The ``qwen3-tts worker`` subcommand (``server.cli`` calls this with its parsed arguments)."""
     try:
         settings = settings or load_settings()
+        if args.device:
+            settings = settings.model_copy(update={"device": args.device})
         models = parse_models(args.models, settings)
         if settings.run_mode != "distributed":
             raise SettingsError("a worker needs redis_url (QWEN_TTS_REDIS_URL=redis://host:6379/0)")
@@ -222,7 +229,11 @@ def run_from_args(args: argparse.Namespace, settings: Settings | None = None) ->
         return 2
     loglevel = (args.loglevel or settings.log_level).upper()
     logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_worker(settings, models=models, gpu=args.gpu, hostname=args.hostname, loglevel=loglevel)
+    try:
+        run_worker(settings, models=models, gpu=args.gpu, hostname=args.hostname, loglevel=loglevel)
+    except SettingsError as e:  # e.g. a device this machine lacks
+        sys.stderr.write(f"qwen3-tts worker: {e}\n")
+        return 2
     return 0
 
 

@@ -31,6 +31,12 @@ def _page(name: str) -> HTMLResponse:
     return HTMLResponse(_read(name), headers={**_HEADERS, "Content-Security-Policy": _CSP})
 
 
+@router.get("/")
+async def home() -> RedirectResponse:
+    """A newcomer opening the server in a browser lands on the web page."""
+    return RedirectResponse("/ui")
+
+
 @router.get("/ui")
 async def voices_page() -> HTMLResponse:
     return _page("index.html")
