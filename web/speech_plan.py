@@ -175,11 +175,12 @@ def plan_speech(
     ignored = None
     if instructions is not None and not model.supports_instruct:
         ignored = f"{model.name} ({model.model_type}) does not follow instructions"
+    language = _language(request.language, language_from_model, model)
     job = SynthesisJob(
         request_id=request_id,
         model=model.name,
-        pieces=tuple(split_pieces(text, max_chars=limits.max_piece_chars)),
-        language=_language(request.language, language_from_model, model),
+        pieces=tuple(split_pieces(text, max_chars=limits.max_piece_chars, language=language)),
+        language=language,
         speaker=speaker,
         instruct=None if ignored else instructions,
         voice_id=voice.id if isinstance(voice, SavedVoice) else None,

@@ -20,12 +20,16 @@ class Chapter:
     text: str
 
 
-def segment_chapters(chapters: Sequence[Chapter], *, max_chars: int) -> list[SegmentSpec]:
-    """Every chapter's normalised text as sentence-aware segments, in order; chapters are numbered from 0."""
+def segment_chapters(
+    chapters: Sequence[Chapter], *, max_chars: int, language: str | None = None
+) -> list[SegmentSpec]:
+    """Every chapter's normalised text as sentence-aware segments, in order; chapters are numbered from 0.
+
+    ``language`` (the job's, when it has one) picks the abbreviation lists the sentence ends are found with.
+    """
     segments: list[SegmentSpec] = []
     for number, chapter in enumerate(chapters):
         text = normalize_input(chapter.text)
-        segments.extend(
-            SegmentSpec(text=part, chapter=number) for part in split_pieces(text, max_chars=max_chars)
-        )
+        parts = split_pieces(text, max_chars=max_chars, language=language)
+        segments.extend(SegmentSpec(text=part, chapter=number) for part in parts)
     return segments

@@ -92,7 +92,10 @@ class JobService:
 
     def create(self, submission: JobSubmission) -> CreatedJob:
         self._check_chapters(submission.chapters)
-        segments = segment_chapters(submission.chapters, max_chars=self._options.segment_chars)
+        language = submission.request.get("synthesis", {}).get("language")  # for the sentence ends
+        segments = segment_chapters(
+            submission.chapters, max_chars=self._options.segment_chars, language=language
+        )
         if not segments:
             raise InvalidRequest("the job has no text to speak", param="input", code="empty_input")
         if submission.callback_url is not None:
