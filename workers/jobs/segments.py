@@ -119,6 +119,8 @@ def synthesis_job(request: dict, job_id: str, position: int, text: str, max_piec
         {
             **request["synthesis"],
             "request_id": f"{job_id}:{position}",
-            "pieces": tuple(split_pieces(text, max_chars=max_piece_chars)),
+            "pieces": tuple(
+                split_pieces(text, max_chars=max_piece_chars, language=request["synthesis"].get("language"))
+            ),
         }
     )
