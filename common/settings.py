@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from common.jobs.options import JobsOptions
+from common.validation import error_reason
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +256,7 @@ def _describe(error: ValidationError, origin: str) -> str:
     lines = []
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        reason = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        reason = "unknown key" if item["type"] == "extra_forbidden" else error_reason(item)
         lines.append(f"  {key}: {reason}")
     return f"invalid settings ({origin}):\n" + "\n".join(lines)
 

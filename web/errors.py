@@ -9,9 +9,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from common.errors import RateLimited, ServiceError
+from common.validation import error_reason
 from voice_store.errors import (
     AuthenticationError,
     BlobStoreError,
@@ -24,6 +26,36 @@ from voice_store.errors import (
 log = logging.getLogger(__name__)
 
 _HTTP_TYPES = {401: "invalid_request_error", 403: "invalid_request_error", 404: "invalid_request_error"}
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorEnvelope(BaseModel):
+    """What every error answer carries (OpenAI's shape)."""
+
+    error: ErrorDetail
+
+
+ERROR_STATUSES = {
+    400: "Invalid request: malformed JSON, a field out of range, an unknown model or voice",
+    401: "Missing or invalid API key (once the server has keys)",
+    404: "Not found",
+    409: "Conflict with the current state",
+    413: "Request body too large",
+    415: "Wrong Content-Type",
+    429: "Too many concurrent streams or a full queue; see Retry-After",
+    503: "Not ready, or not offered by this server",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: the error statuses it answers, each with the envelope schema."""
+    return {status: {"model": ErrorEnvelope, "description": ERROR_STATUSES[status]} for status in statuses}
 
 
 def envelope(
@@ -65,7 +97,7 @@ def _store_error(_: Request, exc: Exception) -> JSONResponse:
     return internal_error()
 
 
-def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": "invalid"}
@@ -73,12 +105,27 @@ def _validation_error(_: Request, exc: Exception) -> JSONResponse:
         return envelope(
             400, "the request body is not valid JSON", type_="invalid_request_error", code="invalid_json"
         )
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if tuple(first.get("loc", ()))[:1] == ("body",) and not content_type.endswith(("/json", "+json")):
+        return _not_json(content_type)
     loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
     param = loc[0] if loc else None  # OpenAI names the top-level parameter
-    message = f"{param}: {first['msg']}" if param else str(first["msg"])
+    reason = error_reason(first)
+    message = f"{param}: {reason}" if param else reason
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     return envelope(400, message, type_="invalid_request_error", code="invalid_request", param=param)
+
+
+def _not_json(content_type: str) -> JSONResponse:
+    """A JSON route sent form data, text or no body: say what it takes instead of listing missing fields."""
+    sent = f"{content_type!r}" if content_type else "a body without a Content-Type"
+    return envelope(
+        415,
+        f"this endpoint takes a JSON object (Content-Type: application/json), not {sent}",
+        type_="invalid_request_error",
+        code="unsupported_media_type",
+    )
 
 
 def _http_error(_: Request, exc: Exception) -> JSONResponse:

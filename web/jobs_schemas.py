@@ -43,7 +43,7 @@ class JobRequest(BaseModel):
     chapters: list[ChapterIn] | None = Field(default=None, min_length=1)
     voice: str | VoiceObject
     instructions: str | None = Field(default=None, max_length=4096)
-    response_format: ResponseFormat | Literal["m4b"] = Field(
+    response_format: Literal[ResponseFormat, "m4b"] = Field(  # one Literal: its error lists every format
         default="mp3", description="m4b: one audiobook file with chapter marks (chapters alone as m4a)"
     )
     speed: float = Field(default=1.0, ge=0.25, le=4.0)

@@ -23,14 +23,17 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from common.errors import InvalidRequest, Unavailable
+from common.validation import error_reason
 from common.voice_library import UNSET, VoiceLibrary, VoiceProfile
 from web.deps import CurrentKey, StateDep
+from web.errors import error_responses
 from web.uploads import UploadBody, read_upload
 from web.voices import CLONE_PREFIX
 
 router = APIRouter()
 
 FILE_FIELDS = ("file", "audio")
+UPLOAD_ERRORS = error_responses(400, 409, 413, 415, 503)  # 401 and the 422-turned-400: web.openapi
 
 
 def get_library(state: StateDep) -> VoiceLibrary:
@@ -77,8 +80,7 @@ def _fields(body: UploadBody) -> VoiceFields:
     except ValidationError as e:
         first = e.errors()[0]
         param = ".".join(str(part) for part in first["loc"]) or None
-        reason = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
-        raise InvalidRequest(f"{param}: {reason}", param=param) from e
+        raise InvalidRequest(f"{param}: {error_reason(first)}", param=param) from e
 
 
 async def _upload(request: Request, library: VoiceLibrary, files: tuple[str, ...]) -> UploadBody:
@@ -104,13 +106,13 @@ async def _create(
     )
 
 
-@router.post("/v1/voices", status_code=201)
+@router.post("/v1/voices", status_code=201, responses=UPLOAD_ERRORS)
 async def create_voice(request: Request, library: LibraryDep, _key: CurrentKey) -> dict[str, Any]:
     body = await _upload(request, library, FILE_FIELDS)
     return profile_json(await _create(library, body, _fields(body), file_field=FILE_FIELDS[0]))
 
 
-@router.get("/v1/voices")
+@router.get("/v1/voices", responses=error_responses(503))
 async def list_voices(
     library: LibraryDep,
     _key: CurrentKey,
@@ -127,12 +129,12 @@ async def list_voices(
     }
 
 
-@router.get("/v1/voices/{voice_id}")
+@router.get("/v1/voices/{voice_id}", responses=error_responses(404, 503))
 async def get_voice(voice_id: str, library: LibraryDep, _key: CurrentKey) -> dict[str, Any]:
     return profile_json(await asyncio.to_thread(library.get, voice_id))
 
 
-@router.get("/v1/voices/{voice_id}/audio", response_class=Response)
+@router.get("/v1/voices/{voice_id}/audio", response_class=Response, responses=error_responses(404, 503))
 async def get_voice_audio(
     voice_id: str, library: LibraryDep, _key: CurrentKey, original: bool = False
 ) -> Response:
@@ -140,7 +142,7 @@ async def get_voice_audio(
     return Response(data, media_type=content_type, headers={"Cache-Control": "no-store"})
 
 
-@router.patch("/v1/voices/{voice_id}")
+@router.patch("/v1/voices/{voice_id}", responses=error_responses(404) | UPLOAD_ERRORS)
 async def update_voice(
     voice_id: str, request: Request, library: LibraryDep, _key: CurrentKey
 ) -> dict[str, Any]:
@@ -159,13 +161,13 @@ async def update_voice(
     return profile_json(profile)
 
 
-@router.delete("/v1/voices/{voice_id}")
+@router.delete("/v1/voices/{voice_id}", responses=error_responses(404, 503))
 async def delete_voice(voice_id: str, library: LibraryDep, _key: CurrentKey) -> dict[str, Any]:
     await asyncio.to_thread(library.delete, voice_id)
     return {"id": voice_id, "object": "voice.deleted", "deleted": True}
 
 
-@router.post("/v1/audio/voices", status_code=201)
+@router.post("/v1/audio/voices", status_code=201, responses=UPLOAD_ERRORS)
 async def create_openai_voice(request: Request, library: LibraryDep, _key: CurrentKey) -> dict[str, Any]:
     """OpenAI's custom voices: ``audio_sample`` + ``name`` (+ ``consent``: accepted, not checked)."""
     body = await _upload(request, library, ("audio_sample",))

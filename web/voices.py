@@ -1,11 +1,12 @@
 """Voice resolution: what a request's ``voice`` names, and the voice listing.
 
 A ``voice`` is, in order of precedence:
-1. ``clone:Name`` — a saved voice profile (404 when there is none by that name);
+1. ``clone:Name`` — a saved voice profile;
 2. ``{"id": ...}`` — a saved voice by id or name, else a built-in voice as in 3/4;
 3. an OpenAI voice name (aliases in ``voice_aliases.json``, data not code);
 4. a native speaker name of the loaded CustomVoice model, in any case.
-Built-in names are checked against the chosen model's speakers in ``web.speech_plan``.
+Built-in names are checked against the chosen model's speakers in ``web.speech_plan``. An unknown voice is a
+400 ``voice_not_found`` (param ``voice``) whichever way it is named, as OpenAI answers an unknown voice.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from importlib import resources
 from typing import Protocol
 
 from common.contracts import ModelInfo
-from common.errors import InvalidRequest, NotFound
+from common.errors import InvalidRequest
 from web.schemas import VoiceObject
 
 CLONE_PREFIX = "clone:"
@@ -74,7 +75,7 @@ class VoiceCatalog:
             name = voice[len(CLONE_PREFIX) :].strip()
             saved = await self._saved.find(name) if name else None
             if saved is None:
-                raise NotFound(
+                raise InvalidRequest(
                     f"voice {voice!r} not found: no saved voice named {name!r}",
                     param="voice",
                     code="voice_not_found",

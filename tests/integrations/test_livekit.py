@@ -96,7 +96,7 @@ def test_saved_clone_voice_and_instructions_are_passed_through(demo_server: Demo
 def test_an_unknown_voice_is_a_status_error(demo_server: DemoServer) -> None:
     with pytest.raises(APIStatusError) as caught:
         synthesize(demo_server, model="tts-1", voice="clone:Nobody", response_format="pcm")
-    assert caught.value.status_code == 404
+    assert caught.value.status_code == 400
 
 
 def test_the_example_agents_tts_speaks_a_saved_voice(demo_server: DemoServer, agent: ModuleType) -> None:

@@ -66,7 +66,7 @@ def test_example_service_reports_an_unknown_voice(demo_server: DemoServer) -> No
         **NO_AUDIO_EXPECTED,
     )
     received = synthesize(tts, ["Hello there."], demo_server.is_synthesizing)
-    assert not received.audio and any("404" in e and "Nobody" in e for e in received.errors), received.errors
+    assert not received.audio and any("400" in e and "Nobody" in e for e in received.errors), received.errors
 
 
 def test_stock_service_refuses_clone_voices_so_the_example_needs_its_own(demo_server: DemoServer) -> None:

@@ -15,7 +15,7 @@ CASES: list[tuple[str, dict[str, Any], int, str | None, str]] = [
     ("whitespace input", OK | {"input": " \n\t "}, 400, "input", "empty_input"),
     ("oversized input", OK | {"input": "a" * 4097}, 400, "input", "input_too_long"),
     ("unknown voice", OK | {"voice": "nobody"}, 400, "voice", "voice_not_found"),
-    ("unknown clone", OK | {"voice": "clone:Nobody"}, 404, "voice", "voice_not_found"),
+    ("unknown clone", OK | {"voice": "clone:Nobody"}, 400, "voice", "voice_not_found"),
     ("bad voice object", OK | {"voice": {"name": "x"}}, 400, "voice", "invalid_request"),
     ("bad format", OK | {"response_format": "ogg"}, 400, "response_format", "invalid_request"),
     ("speed too low", OK | {"speed": 0.2}, 400, "speed", "invalid_request"),
@@ -46,7 +46,13 @@ def test_bad_input_gets_an_envelope(
 
 @pytest.mark.parametrize(
     ("content", "headers"),
-    [(b'{"model": "tts-1", "input": "Hi",', {"content-type": "application/json"}), (b"not json", {})],
+    [
+        (b'{"model": "tts-1", "input": "Hi",', {"content-type": "application/json"}),
+        (
+            b"not json",
+            {"content-type": "application/json"},
+        ),  # without a JSON type: 415 (test_error_consistency)
+    ],
     ids=["truncated json", "not json"],
 )
 def test_malformed_json_is_400(base_url: str, content: bytes, headers: dict[str, str]) -> None:
@@ -76,7 +82,7 @@ def test_sdk_raises_typed_errors_with_the_message(base_url: str) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         client.audio.speech.create(model="tts-1", voice="alloy", input="")
     assert "input" in str(caught.value)
-    with pytest.raises(openai.NotFoundError):
+    with pytest.raises(openai.BadRequestError):
         client.audio.speech.create(model="tts-1", voice="clone:Nobody", input="Hello")
 
 

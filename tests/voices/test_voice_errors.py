@@ -200,10 +200,10 @@ def test_openai_create_needs_audio_sample(voice_server: VoiceServer) -> None:
     assert missing.status_code in (400, 415)
 
 
-def test_speech_with_an_unknown_saved_voice_is_404(voice_server: VoiceServer) -> None:
+def test_speech_with_an_unknown_saved_voice_is_400_like_any_unknown_voice(voice_server: VoiceServer) -> None:
     response = httpx.post(
         f"{voice_server.url}/v1/audio/speech",
         json={"model": "tts-1", "voice": "clone:nobody-by-this-name", "input": "Hi"},
         timeout=TIMEOUT,
     )
-    assert error_of(response, 404)["code"] == "voice_not_found"
+    assert error_of(response, 400)["code"] == "voice_not_found"
