@@ -15,9 +15,11 @@ from fastapi import FastAPI
 from web import catalog, health, jobs_routes, speech, ui, voice_routes
 from web.admission import Admission
 from web.deps import AppState, Services
+from web.docs_pages import install_docs
 from web.errors import install_error_handlers
 from web.metrics import Metrics
 from web.middleware import RequestContextMiddleware
+from web.openapi import install_openapi
 from web.voices import VoiceCatalog, load_aliases
 
 
@@ -37,7 +39,7 @@ def create_app(services: Services) -> FastAPI:
                 await asyncio.to_thread(services.jobs.close)
             await services.dispatcher.close()
 
-    app = FastAPI(title="Qwen3-TTS server", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="Qwen3-TTS server", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.tts = AppState(
         services=services,
         metrics=metrics,
@@ -52,4 +54,6 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     for module in (speech, catalog, health, voice_routes, ui, jobs_routes):
         app.include_router(module.router)
+    install_docs(app)  # /docs and /redoc with their scripts served here, not from a CDN
+    install_openapi(app)  # the statuses and error envelope the server actually sends
     return app

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from common.jobs.service import JobService
 from common.ports import Dispatcher
@@ -45,7 +46,15 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-async def current_key(request: Request, state: StateDep) -> KeyIdentity | None:
+# declares the bearer scheme in the OpenAPI document (Swagger UI's "Authorize"); the check is ApiKeys'
+_bearer = HTTPBearer(auto_error=False, description="an API key from `qwen3-tts keys create`, once one exists")
+
+
+async def current_key(
+    request: Request,
+    state: StateDep,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> KeyIdentity | None:
     return await state.services.api_keys.authenticate(bearer_token(request))
 
 

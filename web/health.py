@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 
 from common.errors import Unavailable
 from web.deps import StateDep
+from web.errors import error_responses
 
 router = APIRouter()
 
@@ -15,7 +16,7 @@ async def livez() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=error_responses(503))
 async def readyz(state: StateDep) -> dict[str, object]:
     dispatcher = state.services.dispatcher
     if not await dispatcher.is_ready():

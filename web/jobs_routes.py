@@ -18,11 +18,11 @@ from common.errors import InvalidRequest, Unavailable
 from common.jobs.service import JobService, JobSubmission
 from voice_store.models.jobs import JobStatus
 from web.deps import CurrentKey, StateDep
+from web.errors import error_responses
 from web.jobs_schemas import CreatedJobView, JobRequest, JobView, job_view
 from web.speech_plan import Limits, plan_speech
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
-
 
 
 def content_type(fmt: str) -> str:
@@ -36,9 +36,10 @@ def job_service(state: StateDep) -> JobService:
 
 
 Jobs = Annotated[JobService, Depends(job_service)]
+DOWNLOAD_ERRORS = error_responses(404, 409, 503)  # 409: no audio yet
 
 
-@router.post("", status_code=202, response_model=CreatedJobView)
+@router.post("", status_code=202, response_model=CreatedJobView, responses=error_responses(409, 503))
 async def create_job(
     body: JobRequest,
     state: StateDep,
@@ -77,7 +78,7 @@ async def create_job(
     return CreatedJobView(**job_view(created.job).model_dump(), webhook=webhook)
 
 
-@router.get("", response_model=dict)
+@router.get("", response_model=dict, responses=error_responses(503))
 def list_jobs(
     key: CurrentKey,
     jobs: Jobs,
@@ -96,28 +97,28 @@ def list_jobs(
     }
 
 
-@router.get("/{job_id}", response_model=JobView)
+@router.get("/{job_id}", response_model=JobView, responses=error_responses(404, 503))
 def get_job(job_id: str, key: CurrentKey, jobs: Jobs) -> JobView:
     return job_view(jobs.get(job_id, api_key_id=key.id if key else None))
 
 
-@router.post("/{job_id}/cancel", response_model=JobView)
+@router.post("/{job_id}/cancel", response_model=JobView, responses=error_responses(404, 409, 503))
 def cancel_job(job_id: str, key: CurrentKey, jobs: Jobs) -> JobView:
     return job_view(jobs.cancel(job_id, api_key_id=key.id if key else None))
 
 
-@router.delete("/{job_id}")
+@router.delete("/{job_id}", responses=error_responses(404, 409, 503))
 def delete_job(job_id: str, key: CurrentKey, jobs: Jobs) -> dict[str, object]:
     jobs.delete(job_id, api_key_id=key.id if key else None)
     return {"id": job_id, "object": "job", "deleted": True}
 
 
-@router.get("/{job_id}/audio", response_class=Response)
+@router.get("/{job_id}/audio", response_class=Response, responses=DOWNLOAD_ERRORS)
 def job_audio(job_id: str, key: CurrentKey, jobs: Jobs) -> Response:
     return _download(jobs, job_id, key.id if key else None, chapter=None)
 
 
-@router.get("/{job_id}/chapters/{chapter}/audio", response_class=Response)
+@router.get("/{job_id}/chapters/{chapter}/audio", response_class=Response, responses=DOWNLOAD_ERRORS)
 def chapter_audio(job_id: str, chapter: int, key: CurrentKey, jobs: Jobs) -> Response:
     if chapter < 0:
         raise InvalidRequest("chapter numbers start at 0", param="chapter")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from web.audio_response import build_speech_response
 from web.deps import CurrentKey, StateDep
+from web.errors import error_responses
 from web.inline_voice import inline_voice
 from web.middleware import request_id_of
 from web.schemas import SpeechRequest
@@ -15,8 +16,25 @@ from web.speech_plan import Limits, plan_speech
 
 router = APIRouter()
 
+SPEECH_CONTENT_TYPES = (
+    "audio/mpeg",
+    "audio/ogg",
+    "audio/aac",
+    "audio/flac",
+    "audio/wav",
+    "audio/pcm",
+    "text/event-stream",
+)
 
-@router.post("/v1/audio/speech", response_class=Response)
+
+@router.post(
+    "/v1/audio/speech",
+    response_class=Response,
+    responses={
+        200: {"content": {t: {} for t in SPEECH_CONTENT_TYPES}, "description": "The audio (or SSE events)"},
+        **error_responses(429, 503),
+    },
+)
 async def create_speech(body: SpeechRequest, request: Request, state: StateDep, key: CurrentKey) -> Response:
     started_at = time.perf_counter()
     settings, dispatcher = state.services.settings, state.services.dispatcher

@@ -46,12 +46,9 @@ def test_bad_input_gets_an_envelope(
 
 @pytest.mark.parametrize(
     ("content", "headers"),
-    [
+    [  # a body sent without a JSON Content-Type is a 415 (test_error_consistency.py)
         (b'{"model": "tts-1", "input": "Hi",', {"content-type": "application/json"}),
-        (
-            b"not json",
-            {"content-type": "application/json"},
-        ),  # without a JSON type: 415 (test_error_consistency)
+        (b"not json", {"content-type": "application/json"}),
     ],
     ids=["truncated json", "not json"],
 )
