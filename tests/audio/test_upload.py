@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import time
+from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
-from common.audio.decode import TooLong, decode_audio
+from common.audio.decode import TooLong, UndecodableAudio, UploadFormat, decode_audio
 from common.audio.upload import AudioRejected, IngestLimits, decode_upload, ingest_audio, sniff_format
 from tests.audio.samples import UPLOAD_CODECS, encode_file, tone, upload
 
@@ -29,10 +32,6 @@ def test_every_accepted_format_decodes_to_mono_24khz(fmt: str) -> None:
 
 def test_only_the_first_audio_stream_is_decoded() -> None:
     """A file with two audio streams: the first one's tone comes back, not a mix."""
-    import io
-
-    import av
-
     out = io.BytesIO()
     with av.open(out, "w", format="matroska") as container:
         streams = [container.add_stream("flac", rate=24_000, layout="mono") for _ in range(2)]
@@ -143,3 +142,16 @@ def test_too_long_is_refused() -> None:
     with pytest.raises(AudioRejected) as caught:
         ingest_audio(upload("mp3", 4.0), limits=IngestLimits(max_seconds=3.0))
     assert caught.value.code == "audio_too_long"
+
+
+def test_a_container_can_open_nothing_else(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even a demuxer that follows references (concat, forced here on purpose) cannot open a file: the
+    decoder allows no protocol. Without that the same bytes read the file next door."""
+    (tmp_path / "next-door.wav").write_bytes(upload("wav", 1.5))
+    monkeypatch.chdir(tmp_path)
+    playlist = b"ffconcat version 1.0\nfile next-door.wav\n"
+    with av.open(io.BytesIO(playlist), format="concat") as container:  # the control: it would follow
+        assert sum(frame.samples for frame in container.decode(container.streams.audio[0])) > 0
+    concat = UploadFormat("concat", "concat", "text/plain", "txt", declares_duration=False)
+    with pytest.raises(UndecodableAudio):
+        decode_audio(playlist, concat, max_seconds=60.0, timeout_s=30.0)
