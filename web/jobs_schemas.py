@@ -94,8 +94,16 @@ class Progress(BaseModel):
 
 
 class JobError(BaseModel):
-    code: str
+    """Why a job failed; the same object is the webhook's ``data.error``."""
+
+    code: str = Field(description="segment_failed, finalize_failed or enqueue_failed")
     message: str
+    step: str | None = Field(
+        default=None,
+        description="where it failed: segment, enqueue, or a finalize step: read (segment audio from the "
+        "blob store), encode (stitch, encode, mux), upload (an output to the blob store), finalize (its "
+        "worker was lost in every attempt)",
+    )
 
 
 class JobOutput(BaseModel):
@@ -145,7 +153,11 @@ def job_view(job: Job) -> JobView:
             percent=round(100.0 * job.segments_done / total, 1),
             audio_seconds=round(job.audio_seconds, 3),
         ),
-        error=JobError(code=job.error_code, message=job.error_message or "") if job.error_code else None,
+        error=(
+            JobError(code=job.error_code, message=job.error_message or "", step=job.error_step)
+            if job.error_code
+            else None
+        ),
         outputs=[
             JobOutput(
                 chapter=o.get("chapter"),

@@ -27,7 +27,7 @@ from workers.jobs.celery_queue import (
     JobPayload,
     SegmentPayload,
 )
-from workers.jobs.finalize import Finalizer
+from workers.jobs.failures import FinalizeOutcome, FinalizeRunner
 from workers.jobs.segments import SegmentOutcome, SegmentRunner
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class JobWorker:
     """What the job tasks of one worker process use (built after the fork, in ``worker_process_init``)."""
 
     runner: SegmentRunner
-    finalizer: Finalizer
+    finalizer: FinalizeRunner
     relay: OutboxRelay
     queue: CeleryJobQueue
 
@@ -62,12 +62,15 @@ def register_job_tasks(app: Celery, worker: Callable[[], JobWorker]) -> None:
         return outcome.value
 
     @app.task(name=FINALIZE_TASK, acks_late=True, reject_on_worker_lost=True)
-    def job_finalize(payload: dict[str, Any]) -> bool:
+    def job_finalize(payload: dict[str, Any]) -> str:
         task = JobPayload.model_validate(payload)
         context = worker()
-        finished = context.finalizer.finalize(task.job_id)
-        context.queue.deliver_webhooks()  # also after a redelivery that found the job finished
-        return finished
+        result = context.finalizer.run(task.job_id)
+        if result.outcome is FinalizeOutcome.RETRY:  # a transient failure: bounded by the attempt counter
+            context.queue.finalize(task.job_id, model=task.model, countdown=result.retry_in_s)
+        else:
+            context.queue.deliver_webhooks()  # also after a redelivery that found the job finished
+        return result.outcome.value
 
     @app.task(name=DELIVER_TASK, acks_late=True, reject_on_worker_lost=True)
     def webhooks_deliver(_payload: dict[str, Any]) -> int:

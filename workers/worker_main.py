@@ -34,6 +34,7 @@ from workers.devices import check_device
 from workers.engine_host import EngineHost, TimeLimits
 from workers.engine_port import Engine, JoinPolicy, RequestFactory, qwen_request
 from workers.job_tasks import JobWorker, register_job_tasks
+from workers.jobs.finalize import EncodeFile
 from workers.residency import ModelResidency
 from workers.runtime import WorkerRuntime
 from workers.tasks import JobWorkerSlot, RuntimeSlot, register_tasks
@@ -95,6 +96,7 @@ def build_child(
     hostname: str,
     loader: Callable[[str], Engine],
     make_request: RequestFactory | None,
+    encode: EncodeFile | None = None,
 ) -> tuple[WorkerRuntime, JobWorker]:
     """What one worker child holds: stores, resident models, saved voices' clone prompts, the engine host
     (streams and job segments both run on it), job context."""
@@ -131,7 +133,7 @@ def build_child(
         shutdown_timeout_s=options.soft_shutdown_timeout_s,
         hostname=hostname,
     )
-    return runtime, job_worker(settings, app, sessions, blobs, HostSynthesizer(host))
+    return runtime, job_worker(settings, app, sessions, blobs, HostSynthesizer(host), encode=encode)
 
 
 def consume_model_queues(app: Any, node: str, models: Sequence[str]) -> None:
@@ -154,8 +156,11 @@ def run_worker(
     loglevel: str = "INFO",
     loader: LoaderFactory = default_loader,
     make_request: RequestFactory | None = None,
+    encode: EncodeFile | None = None,
 ) -> None:
-    """Run a worker until it is stopped (SIGTERM: soft shutdown, the requests in flight finish first)."""
+    """Run a worker until it is stopped (SIGTERM: soft shutdown, the requests in flight finish first).
+
+    ``loader``, ``make_request`` and ``encode`` (the job outputs' encoder) are seams for tests' fakes."""
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)  # before the child imports torch
         if settings.device == "cpu":
@@ -175,6 +180,7 @@ def run_worker(
             hostname=node,
             loader=loader(settings),
             make_request=make_request,
+            encode=encode,
         )
         runtime.start()
         slot.set(runtime)

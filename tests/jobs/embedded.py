@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,16 +10,18 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from common.audio.whole import encode_file
 from common.settings import Settings
 from tests.service.fake_engine import FakeEngine, fake_request
 from tests.service.harness import serve
-from voice_store.blobs import LocalBlobStore
+from voice_store.blobs import BlobStore, LocalBlobStore
 from voice_store.db import create_db_engine, create_session_factory, sqlite_url, upgrade_schema
 from web.app import create_app
 from web.deps import Services
 from workers.embedded import InProcessDispatcher
 from workers.engine_host import EngineHost
 from workers.engine_port import JoinPolicy
+from workers.jobs.finalize import EncodeFile
 from workers.jobs.wiring import embedded_job_service
 
 TEST_JOBS = {
@@ -30,6 +32,7 @@ TEST_JOBS = {
     "webhook_retry_jitter": 0.1,
     "relay_poll_s": 0.1,
     "chapter_pause_ms": 200.0,
+    "finalize_retry_delay_s": 0.05,
 }
 
 
@@ -53,9 +56,16 @@ def job_settings(data_dir: Path, engines: Mapping[str, FakeEngine], **jobs: Any)
 
 @contextmanager
 def embedded_server(
-    data_dir: Path, engines: Mapping[str, FakeEngine], **jobs: Any
+    data_dir: Path,
+    engines: Mapping[str, FakeEngine],
+    *,
+    encode: EncodeFile = encode_file,
+    wrap_blobs: Callable[[BlobStore], BlobStore] = lambda blobs: blobs,
+    **jobs: Any,
 ) -> Iterator[EmbeddedServer]:
-    """Serve the API with jobs; a second server on the same ``data_dir`` resumes the first one's jobs."""
+    """Serve the API with jobs; a second server on the same ``data_dir`` resumes the first one's jobs.
+
+    ``encode`` and ``wrap_blobs`` are the jobs' encoder and blob store seams (the tests' faults go there)."""
     settings = job_settings(data_dir, engines, **jobs)
     url = sqlite_url(data_dir / "store.sqlite3")
     upgrade_schema(url)
@@ -72,7 +82,7 @@ def embedded_server(
     services = Services(
         dispatcher=InProcessDispatcher(host),
         settings=settings,
-        jobs=embedded_job_service(settings, host, sessions, blobs),
+        jobs=embedded_job_service(settings, host, sessions, wrap_blobs(blobs), encode=encode),
     )
     try:
         with serve(create_app(services)) as base_url:

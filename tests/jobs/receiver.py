@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 HANG = "hang"
 REDIRECT = "redirect"
@@ -38,6 +40,16 @@ class Receiver:
                 if not self.arrived.wait(max(0.0, deadline - time.monotonic())):
                     raise TimeoutError(f"{len(self.deliveries)} of {count} deliveries after {timeout_s} s")
             return list(self.deliveries)
+
+
+def only_delivery(receiver: Receiver, event_type: str, *, quiet_s: float = 1.5) -> dict[str, Any]:
+    """The one delivery a job's webhook makes: the first arrives, no second one within ``quiet_s``."""
+    (first,) = receiver.wait_for(1)
+    time.sleep(quiet_s)
+    assert len(receiver.deliveries) == 1, [json.loads(d.body)["type"] for d in receiver.deliveries]
+    event: dict[str, Any] = json.loads(first.body)
+    assert event["type"] == event_type, event
+    return event
 
 
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:

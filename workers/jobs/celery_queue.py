@@ -18,7 +18,8 @@ SEGMENT_TASK = "qwen3_tts.job_segment"
 """Run one segment of a job (``SegmentPayload``); idempotent."""
 
 FINALIZE_TASK = "qwen3_tts.job_finalize"
-"""Stitch, encode and finish a job whose segments are all done (``JobPayload``); idempotent."""
+"""Stitch, encode and finish a job whose segments are all done (``JobPayload``); idempotent, and each run
+counts one of the job's bounded finalize attempts."""
 
 DELIVER_TASK = "qwen3_tts.webhooks_deliver"
 """One outbox relay pass; reschedules itself while events are pending."""
@@ -55,9 +56,9 @@ class CeleryJobQueue:
         payload = SegmentPayload(job_id=job_id, model=model, position=position).model_dump()
         self._app.send_task(SEGMENT_TASK, args=[payload], queue=model_queue(model), countdown=countdown)
 
-    def finalize(self, job_id: str, *, model: str) -> None:
+    def finalize(self, job_id: str, *, model: str, countdown: float | None = None) -> None:
         payload = JobPayload(job_id=job_id, model=model).model_dump()
-        self._app.send_task(FINALIZE_TASK, args=[payload], queue=model_queue(model))
+        self._app.send_task(FINALIZE_TASK, args=[payload], queue=model_queue(model), countdown=countdown)
 
     def deliver_webhooks(self, *, due_at: datetime | None = None, now: datetime | None = None) -> None:
         """Send due outbox events now, or look again when the next one is due (at most 5 min from now)."""

@@ -2,10 +2,11 @@
 
 The queue is persisted by the database itself: a job is submitted only after its row and segments are
 committed, and the thread reads each job's pending segments from the database. At ``start`` every queued or
-running job is resumed, so a restart (or a crash) loses no work: done segments are skipped, a segment that
-was running counts one attempt more. Jobs run one at a time, segment by segment, on the same ``EngineHost``
-thread as live speech (which interleaves them fairly). Between jobs, and every ``poll_s`` when idle, the
-thread gives the webhook outbox one relay pass.
+running job is resumed, so a restart (or a crash) loses no work: done segments are skipped, a segment or a
+finalize that was running counts one attempt more (both are bounded: such a job fails rather than loops). A
+finalize that failed transiently is put back on the queue after its backoff. Jobs run one at a time,
+segment by segment, on the same ``EngineHost`` thread as live speech (which interleaves them fairly).
+Between jobs, and every ``poll_s`` when idle, the thread gives the webhook outbox one relay pass.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import queue
 import threading
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.errors import ServiceError
@@ -21,7 +23,7 @@ from common.webhooks.relay import OutboxRelay
 from voice_store.db import session_scope
 from voice_store.errors import StoreError
 from voice_store.jobs import list_segments, list_unfinished_job_ids
-from workers.jobs.finalize import Finalizer
+from workers.jobs.failures import FinalizeOutcome, FinalizeRunner
 from workers.jobs.segments import SegmentOutcome, SegmentRunner
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ class EmbeddedJobQueue:
         *,
         sessions: sessionmaker[Session],
         runner: SegmentRunner,
-        finalizer: Finalizer,
+        finalizer: FinalizeRunner,
         relay: OutboxRelay,
         poll_s: float = 1.0,
     ) -> None:
@@ -46,6 +48,8 @@ class EmbeddedJobQueue:
         self._poll_s = poll_s
         self._queue: queue.Queue[object] = queue.Queue()  # job ids, None (relay now), _STOP
         self._thread = threading.Thread(target=self._loop, name="job-queue", daemon=True)
+        self._retries: set[threading.Timer] = set()  # finalizes waiting out their backoff
+        self._retries_lock = threading.Lock()
 
     def start(self) -> None:
         """Resume unfinished jobs (oldest first), then start the thread; calling it twice is a no-op."""
@@ -62,6 +66,9 @@ class EmbeddedJobQueue:
     def close(self, timeout: float = 60.0) -> None:
         """Stop after the segment in progress (its job resumes at the next start)."""
         self._queue.put(_STOP)
+        with self._retries_lock:
+            for timer in self._retries:
+                timer.cancel()  # the job resumes at the next start
         if self._thread.is_alive():
             self._thread.join(timeout)
 
@@ -83,7 +90,12 @@ class EmbeddedJobQueue:
                 if isinstance(item, str):
                     self._run_job(item)
                 self._relay.run_once()
-            except (StoreError, ServiceError, OSError) as e:  # the next job or poll still runs
+            except (
+                StoreError,
+                ServiceError,
+                OSError,
+                SQLAlchemyError,
+            ) as e:  # the next job or poll still runs
                 log.error("job queue: %s", e, exc_info=e)
 
     def _run_job(self, job_id: str) -> None:
@@ -96,4 +108,18 @@ class EmbeddedJobQueue:
             if outcome in (SegmentOutcome.FAILED, SegmentOutcome.SKIPPED):
                 break
         if outcome is SegmentOutcome.READY:
-            self._finalizer.finalize(job_id)
+            result = self._finalizer.run(job_id)
+            if result.outcome is FinalizeOutcome.RETRY:
+                self._retry_later(job_id, result.retry_in_s)
+
+    def _retry_later(self, job_id: str, delay_s: float) -> None:
+        def resubmit() -> None:
+            with self._retries_lock:
+                self._retries.discard(timer)
+            self._queue.put(job_id)
+
+        timer = threading.Timer(delay_s, resubmit)
+        timer.daemon = True
+        with self._retries_lock:
+            self._retries.add(timer)
+        timer.start()

@@ -4,7 +4,9 @@ Per chapter, the segments are joined with the speech seam policy (``common.seams
 a short pause); the whole-job file joins the chapters the same way with a longer pause. Audio streams through
 the encoder one segment at a time, so memory stays bounded by a segment, not by the book. Output keys are
 fixed per job, so a finalize that is run twice (a redelivered task) overwrites its own files, and
-``finish_job`` succeeds once: exactly one ``job.succeeded`` event reaches the outbox.
+``finish_job`` succeeds once: exactly one ``job.succeeded`` event reaches the outbox. The encoder is
+injected (``encode_file``); ``workers.jobs.failures.FinalizeRunner`` bounds the attempts and turns a failure
+into a ``failed`` job naming its step.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
@@ -62,11 +64,33 @@ def joined(parts: Iterable[Iterable[np.ndarray]], *, pause_ms: float, fade_ms: f
             yield tail
 
 
+class EncodeFile(Protocol):
+    """Writes one output file: s16le blocks at 24 kHz → ``path`` as ``fmt`` (``common.audio.whole``'s)."""
+
+    def __call__(
+        self,
+        blocks: Iterable[bytes],
+        fmt: str,
+        path: Path,
+        *,
+        speed: float = 1.0,
+        chapters: Sequence[ChapterMark] = (),
+    ) -> None: ...
+
+
 class Finalizer:
-    def __init__(self, *, sessions: sessionmaker[Session], blobs: BlobStore, policy: StitchPolicy) -> None:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        blobs: BlobStore,
+        policy: StitchPolicy,
+        encode_file: EncodeFile = encode_file,
+    ) -> None:
         self._sessions = sessions
         self._blobs = blobs
         self._policy = policy
+        self._encode_file = encode_file
 
     def finalize(self, job_id: str) -> bool:
         """Stitch and finish ``job_id``; False when it is not ready or already finished (nothing done)."""
@@ -141,6 +165,6 @@ class Finalizer:
         pcm = (float_to_s16le(block) for block in audio)
         with tempfile.TemporaryDirectory(prefix="qwen3-tts-job-") as directory:
             path = Path(directory) / f"audio.{fmt}"
-            encode_file(pcm, fmt, path, speed=speed, chapters=marks)
+            self._encode_file(pcm, fmt, path, speed=speed, chapters=marks)
             with path.open("rb") as data:
                 self._blobs.put(key, data, content_type=FORMATS[fmt].content_type)

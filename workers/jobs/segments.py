@@ -83,12 +83,12 @@ class SegmentRunner:
             job = synthesis_job(segment.job.request, job_id, position, segment.text, self._max_piece_chars)
             attempt = segment.attempts
         log.info("job %s segment %d: attempt %d", job_id, position, attempt)
-        try:
+        key = segment_key(job_id, position)
+        try:  # synthesis or storing its audio failed: an attempt used; retried, or the job fails
             pcm = b"".join(self._synthesize(job))
+            self._blobs.put(key, pcm, content_type="audio/pcm")
         except Exception as e:
             return self._failed(job_id, position, e)
-        key = segment_key(job_id, position)
-        self._blobs.put(key, pcm, content_type="audio/pcm")
         with session_scope(self._sessions, write=True) as session:
             ready = complete_segment(
                 session=session,

@@ -10,13 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from common.audio.whole import encode_file
 from common.jobs.service import JobService
 from common.settings import Settings
 from common.webhooks.relay import OutboxRelay
 from voice_store.blobs.port import BlobStore
 from workers.engine_host import EngineHost
 from workers.jobs.embedded_queue import EmbeddedJobQueue
-from workers.jobs.finalize import Finalizer, StitchPolicy
+from workers.jobs.failures import FinalizeRetry, FinalizeRunner, StepBlobs
+from workers.jobs.finalize import EncodeFile, Finalizer, StitchPolicy
 from workers.jobs.segments import SegmentRunner, Synthesize
 from workers.jobs.synthesis import HostSynthesizer
 
@@ -60,14 +62,39 @@ def job_service(
     )
 
 
+def finalize_runner(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    blobs: BlobStore,
+    encode: EncodeFile | None = None,
+) -> FinalizeRunner:
+    """The finalize step with bounded attempts; its blob store tags read/upload failures with their step.
+    ``encode`` replaces the encoder (``common.audio.whole.encode_file``): the tests' faults go there."""
+    finalizer = Finalizer(
+        sessions=sessions,
+        blobs=StepBlobs(blobs),
+        policy=stitch_policy(settings),
+        encode_file=encode or encode_file,
+    )
+    retry = FinalizeRetry(
+        max_attempts=settings.jobs.max_finalize_attempts, first_delay_s=settings.jobs.finalize_retry_delay_s
+    )
+    return FinalizeRunner(sessions=sessions, finalizer=finalizer, retry=retry)
+
+
 def embedded_job_service(
-    settings: Settings, host: EngineHost, sessions: sessionmaker[Session], blobs: BlobStore
+    settings: Settings,
+    host: EngineHost,
+    sessions: sessionmaker[Session],
+    blobs: BlobStore,
+    *,
+    encode: EncodeFile | None = None,
 ) -> JobService:
     """Jobs run in this process: the in-process queue over the engine host thread."""
     queue = EmbeddedJobQueue(
         sessions=sessions,
         runner=segment_runner(settings, sessions, blobs, HostSynthesizer(host)),
-        finalizer=Finalizer(sessions=sessions, blobs=blobs, policy=stitch_policy(settings)),
+        finalizer=finalize_runner(settings, sessions, blobs, encode),
         relay=OutboxRelay(sessions, options=settings.jobs),
         poll_s=settings.jobs.relay_poll_s,
     )
@@ -96,6 +123,8 @@ def job_worker(
     sessions: sessionmaker[Session],
     blobs: BlobStore,
     synthesize: Synthesize,
+    *,
+    encode: EncodeFile | None = None,
 ) -> JobWorker:
     """The job tasks' context in a worker process."""
     from workers.job_tasks import JobWorker
@@ -103,7 +132,7 @@ def job_worker(
 
     return JobWorker(
         runner=segment_runner(settings, sessions, blobs, synthesize),
-        finalizer=Finalizer(sessions=sessions, blobs=blobs, policy=stitch_policy(settings)),
+        finalizer=finalize_runner(settings, sessions, blobs, encode),
         relay=OutboxRelay(sessions, options=settings.jobs),
         queue=CeleryJobQueue(celery_app),
     )
