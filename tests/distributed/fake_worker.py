@@ -1,9 +1,10 @@
 """A real Celery worker process (``workers.worker_main.run_worker``) over the service tests' fake engine.
 
-``python -m tests.distributed.fake_worker --models NAME:TYPE:DELAY_S[:HANG_S],... --hostname NODE`` with the
-settings in the ``QWEN_TTS_*`` environment; with ``HANG_S``, a request whose text starts with "hang" blocks
-that long before its first chunk (a stuck engine step). With ``--tiny``, ``--models`` names entries of the
-settings' models map, served by the real engine (tiny checkpoints). The fake stands where
+``python -m tests.distributed.fake_worker --models NAME:TYPE:DELAY_S[:HANG_S],... --hostname NODE
+[--encoder NAME]`` with the settings in the ``QWEN_TTS_*`` environment; ``--encoder`` names a fault encoder
+for the job outputs (``tests.jobs.fault_encoders``); with ``HANG_S``, a request whose text starts with
+"hang" blocks that long before its first chunk (a stuck engine step). With ``--tiny``, ``--models`` names
+entries of the settings' models map, served by the real engine (tiny checkpoints). The fake stands where
 ``qwen_tts.TTSEngine`` does.
 """
 
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from common.settings import Settings, load_settings
+from tests.jobs.fault_encoders import encoder_named
 from tests.service.fake_engine import FakeChunk, FakeEngine, FakeRequest, fake_request
 from workers.engine_port import Engine
 from workers.worker_main import default_loader, run_worker
@@ -52,6 +54,7 @@ def main() -> int:
     parser.add_argument("--models", required=True)
     parser.add_argument("--hostname", required=True)
     parser.add_argument("--tiny", action="store_true", help="--models are names in the settings' models map")
+    parser.add_argument("--encoder", default="default", help="default, broken or stall-once:PATH")
     args = parser.parse_args()
     settings = load_settings()
     if args.tiny:
@@ -63,7 +66,12 @@ def main() -> int:
         return engines.__getitem__
 
     run_worker(
-        settings, models=list(engines), hostname=args.hostname, loader=loader, make_request=fake_request
+        settings,
+        models=list(engines),
+        hostname=args.hostname,
+        loader=loader,
+        make_request=fake_request,
+        encode=encoder_named(args.encoder),
     )
     return 0
 

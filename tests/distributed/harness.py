@@ -77,10 +77,12 @@ def wait_for_worker(client: redis.Redis, prefix: str, hostname: str, *, timeout_
 
 @contextlib.contextmanager
 def worker_process(
-    env: Mapping[str, str], *, models: str, hostname: str, tiny: bool = False
+    env: Mapping[str, str], *, models: str, hostname: str, tiny: bool = False, encoder: str = "default"
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A ``tests.distributed.fake_worker`` process, yielded once its child has loaded the models."""
+    """A ``tests.distributed.fake_worker`` process, yielded once its child has loaded the models; ``encoder``
+    names a fault encoder for job outputs (``tests.jobs.fault_encoders``)."""
     args = [sys.executable, "-m", "tests.distributed.fake_worker", "--models", models, "--hostname", hostname]
+    args += ["--encoder", encoder]
     settings = settings_from(env)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
     with tempfile.TemporaryFile() as log:

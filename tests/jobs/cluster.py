@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from voice_store.db import create_db_engine, create_session_factory, session_scope
-from voice_store.jobs import list_segments
+from voice_store.jobs import get_job, list_segments
 from voice_store.models.jobs import SegmentStatus
 
 MODEL = "fake-CustomVoice"
@@ -22,6 +22,15 @@ def segments(database_url: str, job_id: str) -> list[tuple[SegmentStatus, int]]:
     try:
         with session_scope(create_session_factory(engine)) as session:
             return [(s.status, s.attempts) for s in list_segments(session=session, job_id=job_id)]
+    finally:
+        engine.dispose()
+
+
+def finalize_attempts(database_url: str, job_id: str) -> int:
+    engine = create_db_engine(database_url)
+    try:
+        with session_scope(create_session_factory(engine)) as session:
+            return get_job(session=session, job_id=job_id).finalize_attempts
     finally:
         engine.dispose()
 
