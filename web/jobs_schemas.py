@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from common.jobs.segmentation import Chapter
-from voice_store.models.jobs import Job
+from voice_store.models.jobs import Job, JobErrorStep
 from web.schemas import (
     Language,
     RepetitionPenalty,
@@ -98,7 +98,7 @@ class JobError(BaseModel):
 
     code: str = Field(description="segment_failed, finalize_failed or enqueue_failed")
     message: str
-    step: str | None = Field(
+    step: JobErrorStep | None = Field(
         default=None,
         description="where it failed: segment, enqueue, or a finalize step: read (segment audio from the "
         "blob store), encode (stitch, encode, mux), upload (an output to the blob store), finalize (its "
@@ -154,7 +154,11 @@ def job_view(job: Job) -> JobView:
             audio_seconds=round(job.audio_seconds, 3),
         ),
         error=(
-            JobError(code=job.error_code, message=job.error_message or "", step=job.error_step)
+            JobError(
+                code=job.error_code,
+                message=job.error_message or "",
+                step=JobErrorStep(job.error_step) if job.error_step else None,
+            )
             if job.error_code
             else None
         ),

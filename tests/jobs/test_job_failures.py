@@ -105,6 +105,9 @@ def test_an_encoder_that_raises_fails_the_job_at_once_naming_the_step(
         event = only_delivery(receiver, "job.failed")
         assert event["data"]["error"] == job["error"] and event["data"]["status"] == "failed"
         assert_nothing_running(client)
+        schema = client.get("/openapi.json").json()["components"]["schemas"]
+        step = schema["JobError"]["properties"]["step"]["anyOf"][0]["$ref"].rsplit("/", 1)[1]
+        assert set(schema[step]["enum"]) == {"segment", "enqueue", "read", "encode", "upload", "finalize"}
 
 
 @pytest.mark.parametrize(("method", "step"), [("put", "upload"), ("get", "read")])
