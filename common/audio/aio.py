@@ -1,8 +1,8 @@
 """The async entry points: encode a PCM chunk stream without blocking the event loop.
 
-Each chunk is encoded in a worker thread (``asyncio.to_thread``); raw PCM at speed 1 needs no thread. A
-whole body is collected, then encoded in one thread call. The PCM iterator is consumed here, so its own
-failures (a synthesis error, a client gone) pass through unchanged.
+Each chunk is encoded in a worker thread (``asyncio.to_thread``), and the encoder is opened there too; raw
+PCM at speed 1 needs no thread. A whole body is collected, then encoded in one thread call. The PCM iterator
+is consumed here, so its own failures (a synthesis error, a client gone) pass through unchanged.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from common.audio.whole import encode_bytes
 
 async def encode_stream(pcm: AsyncIterator[bytes], fmt: str, *, speed: float = 1.0) -> AsyncIterator[bytes]:
     """Encode streaming PCM to ``fmt`` (one of ``RESPONSE_FORMATS``), yielding bytes as they are ready."""
-    encoder = StreamEncoder(fmt, speed=speed)
     in_thread = not (audio_format(fmt).is_raw and is_unit_speed(speed))
+    # opening a muxer takes a few ms (mp3, flac): in the thread too
+    encoder = await asyncio.to_thread(StreamEncoder, fmt, speed=speed) if in_thread else StreamEncoder(fmt)
     try:
         async for chunk in pcm:
             data = await asyncio.to_thread(encoder.write, chunk) if in_thread else encoder.write(chunk)
