@@ -139,8 +139,8 @@ class CodecWriter:
                 self._container.close()
 
     def abort(self) -> None:
-        """Release the container without writing a tail (the output will not be used)."""
-        with contextlib.suppress(av.FFmpegError, OSError):  # an abandoned output: nothing more to save
+        """Release the container and its codec; the output will not be used (no codec tail is flushed)."""
+        with contextlib.suppress(av.FFmpegError, OSError):  # an abandoned output: nothing in it to save
             self._container.close()
 
     def _encode(self, frames: Sequence[av.AudioFrame | None]) -> None:
