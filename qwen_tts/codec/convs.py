@@ -21,10 +21,10 @@ class PaddedConv1d(nn.Module):
     """A conv padded so that ``T`` inputs give ``ceil(T / stride)`` outputs (SEANet / Mimi padding).
 
     ``kernel_size - stride`` samples of padding (dilated kernel): all on the left when ``causal`` (each output
-    sees only the present and the past), else split with the extra one on the left; then zeros on the right up
-    to a whole number of strides, so the last partial window still gives an output. ``pad_mode`` fills the
-    left/right padding ("constant" = zeros, "reflect", "replicate"); the completing right padding uses it too.
-    A stream (``state``) needs the decoder's kind: causal, stride 1, zero padding.
+    sees only the present and the past), else split with the extra one on the left; then more on the right up
+    to a whole number of strides, so the last partial window still gives an output. ``pad_mode`` fills all of
+    it ("constant" = zeros, "reflect", "replicate"). A stream (``state``) needs the decoder's kind: causal,
+    stride 1, zero padding.
     """
 
     def __init__(
