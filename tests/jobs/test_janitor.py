@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from voice_store.db import create_db_engine, create_session_factory, session_scope, sqlite_url, upgrade_schema
-from voice_store.job_transitions import complete_segment, start_finalize, start_segment
+from voice_store.job_transitions import complete_segment, fail_segment, start_finalize, start_segment
 from voice_store.jobs import SegmentSpec, create_job, get_job
 from voice_store.models.base import utcnow
 from voice_store.models.jobs import JobStatus
@@ -96,7 +96,7 @@ def _all_done_job(session: Session, segments: int = 2) -> str:
     return job.id
 
 
-def test_jobs_done_but_never_finalized_or_stuck_in_finalize_get_their_finalize_again_bounded(
+def test_idle_running_jobs_get_their_finalize_or_their_pending_segments_again_bounded(
     sessions: sessionmaker[Session],
 ) -> None:
     now = utcnow()
@@ -104,20 +104,23 @@ def test_jobs_done_but_never_finalized_or_stuck_in_finalize_get_their_finalize_a
         never_finalized = _all_done_job(session)  # the finalize message was lost
         stuck = _all_done_job(session)  # its finalize's worker was killed
         start_finalize(session=session, job_id=stuck, max_attempts=2)
-        half_done, _ = create_job(
+        lost_retry, _ = create_job(  # segment 1 failed once; the message of its retry was never sent
             session=session,
             request={"synthesis": {"model": "m"}},
             segments=[SegmentSpec("a"), SegmentSpec("b")],
         )
-        start_segment(session=session, job_id=half_done.id, position=0, max_attempts=3)
+        start_segment(session=session, job_id=lost_retry.id, position=0, max_attempts=3)
         complete_segment(
-            session=session, job_id=half_done.id, position=0, audio_blob_key="k", audio_seconds=1
+            session=session, job_id=lost_retry.id, position=0, audio_blob_key="k", audio_seconds=1
         )
+        start_segment(session=session, job_id=lost_retry.id, position=1, max_attempts=3)
+        fail_segment(session=session, job_id=lost_retry.id, position=1, error="OOM", max_attempts=3)
     queue = RecordingCeleryQueue()
     janitor = JobJanitor(sessions, queue, stale_after=timedelta(minutes=15), interval_s=60)  # type: ignore[arg-type]
-    assert janitor.sweep(now + timedelta(minutes=1)) == 0  # a finalize may still be running
-    assert janitor.sweep(now + timedelta(minutes=20)) == 2
+    assert janitor.sweep(now + timedelta(minutes=1)) == 0  # a finalize or a retry may still be on its way
+    assert janitor.sweep(now + timedelta(minutes=20)) == 3
     assert queue.finalizes == sorted([(never_finalized, "m"), (stuck, "m")])
+    assert queue.segments == [(lost_retry.id, "m", 1)]
     assert janitor.sweep(now + timedelta(minutes=21)) == 0  # sent once per stale window, not once per sweep
 
     # each re-run counts an attempt: a finalize that keeps losing its worker fails the job, never loops
@@ -133,4 +136,4 @@ def test_jobs_done_but_never_finalized_or_stuck_in_finalize_get_their_finalize_a
             "finalize_failed",
             "finalize",
         )
-    assert janitor.sweep(now + timedelta(minutes=40)) == 1  # only the never-finalized one is left
+    assert janitor.sweep(now + timedelta(minutes=40)) == 2  # the failed one is not sent again

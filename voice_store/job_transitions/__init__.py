@@ -8,7 +8,7 @@ API (keyword-only; functions flush but never commit; run each in ``session_scope
     start = start_finalize(session=s, job_id=..., max_attempts=3)              # run only if start.should_run
     failed = fail_finalize(session=s, job_id=..., step=JobErrorStep.UPLOAD, error="...", retryable=True,
                            max_attempts=3)                                      # False: run it again later
-    note_finalize_requeued(session=s, job_id=...)      # the janitor sent it again: its stale window restarts
+    note_requeued(session=s, job_id=...)      # the janitor sent its work again: its stale window restarts
     finished = finish_job(session=s, job_id=..., status=JobStatus.SUCCEEDED, outputs=[...])
     job = cancel_job(session=s, job_id=...)
 
@@ -31,7 +31,7 @@ from voice_store.job_transitions.finalize import (
     FinalizeStart,
     FinalizeStartOutcome,
     fail_finalize,
-    note_finalize_requeued,
+    note_requeued,
     start_finalize,
 )
 from voice_store.job_transitions.finish import cancel_job, finish_job, job_event_payload, lock_job
@@ -55,7 +55,7 @@ __all__ = [
     "finish_job",
     "job_event_payload",
     "lock_job",
-    "note_finalize_requeued",
+    "note_requeued",
     "start_finalize",
     "start_segment",
 ]

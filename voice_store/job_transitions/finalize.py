@@ -96,9 +96,9 @@ def _fail(session: Session, job: Job, step: JobErrorStep, message: str, now: dat
     end_job(session, job, JobStatus.FAILED, now, error_code=FINALIZE_FAILED, message=message, step=step)
 
 
-def note_finalize_requeued(*, session: Session, job_id: str, now: datetime | None = None) -> bool:
-    """The janitor sends this job's finalize again: its stale window starts over, so a finalize nobody runs
-    yet is sent once per window, not once per sweep. False if the job has ended meanwhile."""
+def note_requeued(*, session: Session, job_id: str, now: datetime | None = None) -> bool:
+    """The janitor sends this idle job's finalize (or pending segments) again: its stale window starts over,
+    so work nobody runs yet is sent once per window, not once per sweep. False if the job has ended."""
     job = lock_job(session, job_id)
     if job.status.is_terminal:
         return False

@@ -3,9 +3,10 @@ left to do.
 
 Every ``interval_s`` the janitor (1) re-enqueues segments that have been ``running`` for longer than a task
 can live (the hard time limit plus a grace): their worker died with the message, or the hard limit killed
-the task and Celery acknowledged it, so no redelivery would ever come; (2) enqueues the finalize again of
-running jobs whose segments are all done but whose row has not changed for as long: the finalize message
-was lost or its worker died mid-finalize; (3) sends a relay task when webhook events are due (retries hours
+the task and Celery acknowledged it, so no redelivery would ever come; (2) looks at running jobs whose row
+has not changed for as long: with every segment done, their finalize is sent again (its message was lost,
+or its worker died mid-finalize); otherwise their pending segments are (a retry that could not be sent), once
+per such window (``note_requeued``); (3) sends a relay task when webhook events are due (retries hours
 away are not left to broker countdowns). A re-enqueued segment or finalize counts an attempt when it starts,
 so one that keeps killing workers fails its job (``max_segment_attempts``, ``max_finalize_attempts``); one
 that finished meanwhile is a no-op. It wraps the ``CeleryJobQueue`` and is itself the service's
@@ -17,13 +18,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from voice_store.db import session_scope
-from voice_store.job_transitions import note_finalize_requeued
+from voice_store.job_transitions import note_requeued
 from voice_store.models.base import utcnow
 from voice_store.models.jobs import Job, JobSegment, JobStatus, SegmentStatus
 from voice_store.models.webhooks import WebhookEvent, WebhookEventStatus
@@ -50,18 +52,34 @@ def stale_segments(session: Session, *, started_before: datetime) -> list[tuple[
     ]
 
 
-def stranded_finalizes(session: Session, *, updated_before: datetime) -> list[tuple[str, str]]:
-    """(job id, model) of running jobs with every segment done and no change since ``updated_before``."""
-    statement = (
-        select(Job.id, Job.request)
-        .where(
-            Job.status == JobStatus.RUNNING,
-            Job.segments_done >= Job.segments_total,
-            Job.updated_at < updated_before,
-        )
+@dataclass(frozen=True, slots=True)
+class IdleJob:
+    """A running job whose row has not changed for longer than a task can live: a message was lost (a retry
+    that could not be sent) or a finalize's worker died. Its pending segments go again, or, with every
+    segment done, its finalize."""
+
+    job_id: str
+    model: str
+    pending: list[int]  # empty: every segment is done, the finalize is what is missing
+    is_ready: bool
+
+
+def idle_jobs(session: Session, *, updated_before: datetime) -> list[IdleJob]:
+    jobs = session.execute(
+        select(Job.id, Job.request, Job.segments_done, Job.segments_total)
+        .where(Job.status == JobStatus.RUNNING, Job.updated_at < updated_before)
         .order_by(Job.id)
-    )
-    return [(job_id, request["synthesis"]["model"]) for job_id, request in session.execute(statement)]
+    ).all()
+    idle = []
+    for job_id, request, done, total in jobs:
+        pending = session.scalars(
+            select(JobSegment.position)
+            .where(JobSegment.job_id == job_id, JobSegment.status == SegmentStatus.PENDING)
+            .order_by(JobSegment.position)
+        ).all()
+        if pending or done >= total:
+            idle.append(IdleJob(job_id, request["synthesis"]["model"], list(pending), done >= total))
+    return idle
 
 
 def webhooks_due(session: Session, *, now: datetime) -> bool:
@@ -109,20 +127,28 @@ class JobJanitor:
         now = now or utcnow()
         with session_scope(self._sessions) as session:
             stale = stale_segments(session, started_before=now - self._stale_after)
-            stranded = stranded_finalizes(session, updated_before=now - self._stale_after)
+            idle = idle_jobs(session, updated_before=now - self._stale_after)
             due = webhooks_due(session, now=now)
         for job_id, model, position in stale:
             log.warning("job %s segment %d outlived any task: enqueued again", job_id, position)
             self._queue.segment(job_id, model=model, position=position)
-        for job_id, model in stranded:
+        sent = len(stale)
+        for job in idle:
             with session_scope(self._sessions, write=True) as session:
-                if not note_finalize_requeued(session=session, job_id=job_id, now=now):
+                if not note_requeued(session=session, job_id=job.job_id, now=now):
                     continue
-            log.warning("job %s: every segment done, no finalize alive: finalize enqueued again", job_id)
-            self._queue.finalize(job_id, model=model)
+            if job.is_ready:
+                log.warning(
+                    "job %s: every segment done, no finalize alive: finalize enqueued again", job.job_id
+                )
+                self._queue.finalize(job.job_id, model=job.model)
+            for position in job.pending:
+                log.warning("job %s segment %d pending with no message: enqueued again", job.job_id, position)
+                self._queue.segment(job.job_id, model=job.model, position=position)
+            sent += len(job.pending) + int(job.is_ready)
         if due:
             self._queue.deliver_webhooks()
-        return len(stale) + len(stranded)
+        return sent
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval_s):
