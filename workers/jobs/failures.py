@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from voice_store.blobs.port import DEFAULT_CHUNK_SIZE, DEFAULT_CONTENT_TYPE, BlobStore
 from voice_store.db import session_scope
-from voice_store.errors import BlobStoreError, JobNotFound, StoreError
+from voice_store.errors import BlobStoreError, JobNotFound
 from voice_store.job_transitions import FinalizeStartOutcome, fail_finalize, start_finalize
 from voice_store.models.jobs import JobErrorStep
 from workers.jobs.finalize import Finalizer
@@ -152,7 +152,7 @@ def step_failure(error: BaseException) -> StepFailed:
 
 class StepBlobs:
     """The finalizer's blob store: a failed read raises ``StepFailed`` at ``read``, a failed write at
-    ``upload`` (retryable when transient); everything else is the wrapped store's."""
+    ``upload`` (retryable when transient: ``TRANSIENT_ERRORS``); everything else is the wrapped store's."""
 
     def __init__(self, blobs: BlobStore) -> None:
         self._blobs = blobs
@@ -160,13 +160,13 @@ class StepBlobs:
     def get(self, key: str) -> bytes:
         try:
             return self._blobs.get(key)
-        except (StoreError, OSError) as e:
+        except Exception as e:  # tagged and raised on (a time limit hit while reading counts as the read)
             raise StepFailed(JobErrorStep.READ, e, retryable=isinstance(e, TRANSIENT_ERRORS)) from e
 
     def put(self, key: str, data: bytes | BinaryIO, *, content_type: str = DEFAULT_CONTENT_TYPE) -> None:
         try:
             self._blobs.put(key, data, content_type=content_type)
-        except (StoreError, OSError) as e:
+        except Exception as e:  # tagged and raised on
             raise StepFailed(JobErrorStep.UPLOAD, e, retryable=isinstance(e, TRANSIENT_ERRORS)) from e
 
     def open(self, key: str) -> AbstractContextManager[BinaryIO]:
