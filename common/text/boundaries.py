@@ -11,9 +11,13 @@ caller that feeds text in fragments gets exactly the sentences of the whole text
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from common.text.abbreviations import Rules
 
+LOOK_BACK = 256  # the rules never look further back than this (see SentenceSplitter's trimming)
+_WORD_BACK = 64  # the words before a period that the abbreviation lists are matched on
+_QUOTE_BACK = 200  # how far back an opening quote is looked for
 _CJK_MARKS = frozenset("。！？｡．")
 _CLOSERS = frozenset("\"'”’“‘»«)]}›‹」』）】》〉〕］")
 _CJK_CLOSERS = frozenset("」』）】》〉〕］")
@@ -28,18 +32,25 @@ _INITIALS = re.compile(r"(?:[^\W\d_]\.)*[^\W\d_]")  # "J" / "U.S" / "J.R.R"
 _NUMBER = re.compile(r"\d+|[IVXLC]+")
 _LIST_NUMBER = re.compile(r"\d{1,3}")
 _WORD = re.compile(r"[^\W\d_]+")
+_ALNUM = re.compile(r"[^\W_]")
 
 
 def _is_cjk(char: str) -> bool:
     return "\u3040" <= char <= "\u30ff" or "\u3400" <= char <= "\u9fff" or "\uac00" <= char <= "\ud7af"
 
 
-def find_end(text: str, start: int, pos: int, rules: Rules, *, final: bool) -> tuple[int | None, int]:
+def find_end(
+    text: str, start: int, pos: int, rules: Rules, *, final: bool, has_word: bool = False
+) -> tuple[int | None, int]:
     """The end of the sentence that starts at ``start``, looking at candidates from ``pos`` on.
 
-    Returns ``(end, resume)``: ``end`` is the index just past the sentence (``None``: not found yet) and
-    ``resume`` the index to look from next time (every candidate before it is decided: no end there).
+    ``start`` may also be a point inside a long sentence at least :data:`LOOK_BACK` characters before
+    ``pos``; then ``has_word`` says whether the sentence had a letter or digit before it. Returns
+    ``(end, resume)``: ``end`` is the index just past the sentence (``None``: not found yet) and ``resume``
+    the index to look from next time (every candidate before it is decided: no end there).
     """
+    word = _ALNUM.search(text, start)
+    sentence = _Sentence(text, start, rules, final, -1 if has_word else word.start() if word else len(text))
     for match in _CANDIDATE.finditer(text, pos):
         i = match.start()
         if match.group() == "\n":
@@ -49,7 +60,7 @@ def find_end(text: str, start: int, pos: int, rules: Rules, *, final: bool) -> t
         k = _skip_closers(text, j, closers, final=final)
         if k is None or (k == len(text) and not final):
             return None, i
-        is_end = _decide(text, start, i, j, k, rules, final=final)
+        is_end = sentence.ends(i, j, k)
         if is_end is None:
             return None, i
         if is_end:
@@ -72,42 +83,6 @@ def _skip_closers(text: str, j: int, closers: frozenset[str], *, final: bool) ->
     return k
 
 
-def _decide(text: str, start: int, i: int, j: int, k: int, rules: Rules, *, final: bool) -> bool | None:
-    if not any(char.isalnum() for char in text[start:i]):
-        return False  # "..." or "?!" before any word: leading punctuation, not a sentence
-    if k == len(text):
-        return True
-    marks, closers, after = text[i:j], text[j:k], text[k]
-    if any(mark in _CJK_MARKS for mark in marks):
-        return _decide_cjk(text, start, i, closers, after)
-    if not after.isspace():
-        # Latin marks between CJK letters ("すごい!本当", "왔다.내일"); never inside "3.14" or a URL.
-        return not closers and "…" not in marks and _is_cjk(text[i - 1]) and _is_cjk(after)
-    first = _next_letter(text, k)
-    if first is None:
-        return True if final else None
-    if first < 0:
-        return True  # a line break follows
-    if text[first].islower():
-        return False  # "etc. and", "“Stop!” he said", "¿Vienes? —preguntó"
-    if closers and first == _skip_space(text, k) and text[first].isalpha() and not text[first].isupper():
-        return False  # a dialogue tag in an uncased script: "어디 가?" 그가 물었다.
-    if marks != ".":
-        return True
-    return _period_ends(text, start, i, first, rules, final=final)
-
-
-def _decide_cjk(text: str, start: int, i: int, closers: str, after: str) -> bool:
-    if not closers or after.isspace() or after in _OPENERS:
-        return True
-    if after in _QUOTATIVE or not (after.isalnum() or after in _OPENERS):
-        return False  # 「行こう！」と…, 「はい。」、…
-    if closers[-1] in _CJK_CLOSERS:
-        return True  # 「はい。」彼は笑った。
-    opening = max(text.rfind(q, start, i) for q in '“‘"')
-    return opening > start and text[opening - 1] in _INTRODUCERS  # 他说：“走吧！”然后… vs “你来了？”她问道
-
-
 def _skip_space(text: str, p: int) -> int:
     while p < len(text) and text[p].isspace():
         p += 1
@@ -127,49 +102,99 @@ def _next_letter(text: str, k: int) -> int | None:
     return None
 
 
-def _period_ends(text: str, start: int, i: int, first: int, rules: Rules, *, final: bool) -> bool | None:
-    """A single ``.`` followed by a word that starts in upper case, a digit or an uncased script."""
-    before = text[start:i]
-    units = _chain(before)
-    raw_keys = [".".join(units[n:]) for n in range(len(units))]
-    keys = [key.lower() for key in raw_keys]
-    next_is_digit = text[first].isdigit()
-    words = before.split()
-    for raw, key in zip(raw_keys, keys, strict=True):
-        if raw in rules.no_break:
-            return False  # listed with capitals: "MM." but not "5 mm."
-        if key in rules.may_end:
+@dataclass(frozen=True, slots=True)
+class _Sentence:
+    """The sentence being read: where it starts, where its first letter or digit is (-1: before ``start``)."""
+
+    text: str
+    start: int
+    rules: Rules
+    final: bool
+    first_word: int
+
+    def ends(self, i: int, j: int, k: int) -> bool | None:
+        """Whether the marks ``text[i:j]`` and closers ``text[j:k]`` end it; ``None``: not yet known."""
+        text = self.text
+        if self.first_word >= i:
+            return False  # "..." or "?!" before any word: leading punctuation, not a sentence
+        if k == len(text):
             return True
-        if key in rules.no_break or (key in rules.before_number and next_is_digit):
-            return False
-        if key in rules.after_number_only:
-            previous = words[-2] if len(words) >= 2 else ""
-            return _NUMBER.fullmatch(previous) is not None
-    if any(key in rules.heads for key in keys):
-        unit = _WORD.match(text, first)
-        if unit is not None and unit.end() == len(text) and not final:
-            return None  # "z. B" may become "z. B."
-        is_unit = unit is not None and text.startswith(".", unit.end())
-        if is_unit and any(rules.continues(key, unit.group().lower()) for key in keys):
-            return False  # "z. B. für"
-    last = units[-1] if units else ""
-    if _INITIALS.fullmatch(last) and last.replace(".", "").isupper():
-        return False  # "J. R. R. Tolkien", "George W. Bush", "А. С. Пушкин"
-    if _LIST_NUMBER.fullmatch(last):
-        if before.strip() == last:
-            return False  # "1. Preheat the oven."
-        previous = words[-2].lower().rstrip(".") if len(words) >= 2 else ""
-        is_ordinal_context = rules.ordinal_dots or previous in rules.ordinal_after
-        if is_ordinal_context and previous not in rules.before_number:
-            return False  # "am 3. Oktober", but "Nr. 5. Sie"
-        if rules.months:
-            word = _WORD.match(text, first)
-            if word is None:
+        marks, closers, after = text[i:j], text[j:k], text[k]
+        if any(mark in _CJK_MARKS for mark in marks):
+            return self._cjk_ends(i, closers, after)
+        if not after.isspace():
+            # Latin marks between CJK letters ("すごい!本当", "왔다.내일"); never inside "3.14" or a URL.
+            return not closers and "…" not in marks and _is_cjk(text[i - 1]) and _is_cjk(after)
+        first = _next_letter(text, k)
+        if first is None:
+            return True if self.final else None
+        if first < 0:
+            return True  # a line break follows
+        if text[first].islower():
+            return False  # "etc. and", "“Stop!” he said", "¿Vienes? —preguntó"
+        if closers and first == _skip_space(text, k) and text[first].isalpha() and not text[first].isupper():
+            return False  # a dialogue tag in an uncased script: "어디 가?" 그가 물었다.
+        if marks != ".":
+            return True
+        return self._period_ends(i, first)
+
+    def _cjk_ends(self, i: int, closers: str, after: str) -> bool:
+        if not closers or after.isspace() or after in _OPENERS:
+            return True
+        if after in _QUOTATIVE or not after.isalnum():
+            return False  # 「行こう！」と…, 「はい。」、…
+        if closers[-1] in _CJK_CLOSERS:
+            return True  # 「はい。」彼は笑った。
+        back = max(self.start, i - _QUOTE_BACK)
+        opening = max(self.text.rfind(q, back, i) for q in '“‘"')
+        # 他说：“走吧！”然后… (an introduced quote ends the sentence) vs “你来了？”她问道 (a tag follows)
+        return opening > self.start and self.text[opening - 1] in _INTRODUCERS
+
+    def _period_ends(self, i: int, first: int) -> bool | None:
+        """A single ``.`` followed by a word that starts in upper case, a digit or an uncased script."""
+        text, rules = self.text, self.rules
+        back = max(self.start, i - _WORD_BACK)
+        before = text[back:i] if back == self.start else text[back:i].partition(" ")[2]
+        units = _chain(before)
+        raw_keys = [".".join(units[n:]) for n in range(len(units))]
+        keys = [key.lower() for key in raw_keys]
+        next_is_digit = text[first].isdigit()
+        words = before.split()
+        for raw, key in zip(raw_keys, keys, strict=True):
+            if raw in rules.no_break:
+                return False  # listed with capitals: "MM." but not "5 mm."
+            if key in rules.may_end:
                 return True
-            if word.end() == len(text) and not final:
-                return None  # the month name may go on
-            return word.group().lower() not in rules.months
-    return True
+            if key in rules.no_break or (key in rules.before_number and next_is_digit):
+                return False
+            if key in rules.after_number_only:
+                previous = words[-2] if len(words) >= 2 else ""
+                return _NUMBER.fullmatch(previous) is not None
+        if any(key in rules.heads for key in keys):
+            unit = _WORD.match(text, first)
+            if unit is not None and unit.end() == len(text) and not self.final:
+                return None  # "z. B" may become "z. B."
+            is_unit = unit is not None and text.startswith(".", unit.end())
+            if is_unit and any(rules.continues(key, unit.group().lower()) for key in keys):
+                return False  # "z. B. für"
+        last = units[-1]
+        if _INITIALS.fullmatch(last) and last.replace(".", "").isupper():
+            return False  # "J. R. R. Tolkien", "George W. Bush", "А. С. Пушкин"
+        if _LIST_NUMBER.fullmatch(last):
+            if self.first_word >= 0 and i - self.start <= 3 and text[self.start : i] == last:
+                return False  # "1. Preheat the oven."
+            previous = words[-2].lower().rstrip(".") if len(words) >= 2 else ""
+            is_ordinal_context = rules.ordinal_dots or previous in rules.ordinal_after
+            if is_ordinal_context and previous not in rules.before_number:
+                return False  # "am 3. Oktober", but "Nr. 5. Sie"
+            if rules.months:
+                word = _WORD.match(text, first)
+                if word is None:
+                    return True
+                if word.end() == len(text) and not self.final:
+                    return None  # the month name may go on
+                return word.group().lower() not in rules.months
+        return True
 
 
 def _chain(before: str) -> list[str]:

@@ -11,7 +11,7 @@ feeding it whole; ``split_sentences`` and ``split_pieces`` are the batch entry p
 from __future__ import annotations
 
 from common.text.abbreviations import rules_for
-from common.text.boundaries import find_end
+from common.text.boundaries import LOOK_BACK, find_end
 
 _CLAUSE_MARKS = ",;:、，；：—–"
 _TIGHT = frozenset("。！？｡．」』）】》〉、，；：…")  # after these, CJK sentences join without a space
@@ -26,7 +26,8 @@ class SentenceSplitter:
         self._rules = rules_for(language)
         self._max_chars = max_chars
         self._buffer = ""
-        self._start = 0  # where the current sentence starts
+        self._start = 0  # where the current sentence starts (in a long one: LOOK_BACK before the rest)
+        self._has_word = False  # whether the current sentence has a letter or digit before _start
         self._emitted = 0  # how far the current sentence was already released in parts (max_chars)
         self._scan = 0  # candidates before this index are decided: no sentence end there
 
@@ -43,7 +44,7 @@ class SentenceSplitter:
     def flush(self) -> list[str]:
         """The end of the text: release what is left, and start afresh."""
         sentences = self._drain(final=True)
-        self._buffer, self._start, self._emitted, self._scan = "", 0, 0, 0
+        self._buffer, self._start, self._emitted, self._scan, self._has_word = "", 0, 0, 0, False
         return sentences
 
     def _drain(self, *, final: bool) -> list[str]:
@@ -57,19 +58,30 @@ class SentenceSplitter:
             self._start = start
             self._emitted = max(self._emitted, start)
             self._scan = max(self._scan, start)
-            end, self._scan = find_end(buffer, start, self._scan, self._rules, final=final)
+            end, self._scan = find_end(
+                buffer, start, self._scan, self._rules, final=final, has_word=self._has_word
+            )
             if end is not None:
                 rest = buffer[self._emitted : end].strip()
                 out.extend(_break_long(rest, self._max_chars) if self._max_chars else [rest] if rest else [])
                 self._start = self._emitted = self._scan = end
+                self._has_word = False
             elif self._is_overlong(buffer):
                 assert self._max_chars is not None
                 window = buffer[self._emitted : self._emitted + self._max_chars]
                 cut = _cut(window, self._max_chars)
                 out.append(window[: cut + 1].strip())
                 self._emitted = _skip_space(buffer, self._emitted + cut + 1)
+                self._keep_only_look_back(buffer)
             else:
                 return out
+
+    def _keep_only_look_back(self, buffer: str) -> None:
+        """In a long sentence released in parts, keep only the context the rules read (bounded memory)."""
+        if self._emitted - self._start > 2 * LOOK_BACK:
+            new_start = self._emitted - LOOK_BACK
+            self._has_word = self._has_word or any(char.isalnum() for char in buffer[self._start : new_start])
+            self._start = new_start
 
     def _is_overlong(self, buffer: str) -> bool:
         """Whether the rest of the current sentence is sure to exceed ``max_chars``, its end still unknown."""
