@@ -14,7 +14,7 @@ from common.text.splitter import SentenceSplitter, split_pieces, split_sentences
 
 __all__ = ["SentenceSplitter", "normalize_input", "split_pieces", "split_sentences"]
 
-_SPACE_RUN = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
+_SPACE_RUN = re.compile(r"[ \t\r\f\v\u00a0\u2007\u2009\u202f\u3000]+")  # no-break and thin spaces too
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 

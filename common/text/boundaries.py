@@ -1,11 +1,11 @@
 """Where a sentence ends, decided the way a narrator reads: from the sentence so far plus a short look ahead.
 
 A candidate is a run of end marks (``.!?…`` and CJK ``。！？``) with the closing quotes and brackets after it,
-or a line break. Latin marks end a sentence only before whitespace and a word that does not start in lower
-case, and a single ``.`` not after an abbreviation, an initial, a list number or (German) an ordinal; CJK
-marks end one anywhere, except before a quotative particle (「…！」と) or a dialogue tag (“…！”他说).
-:func:`find_end` answers "not yet" rather than guess when the look ahead has not arrived, so a streaming
-caller that feeds text in fragments gets exactly the sentences of the whole text.
+or a line break (``;`` is a clause mark, not an end). Latin marks end a sentence only before whitespace and a
+word that does not start in lower case, and a single ``.`` not after an abbreviation, an initial, a list
+number or (German) an ordinal; CJK marks end one anywhere, except before a quotative particle (「…！」と) or
+a dialogue tag (“…！”他说). :func:`find_end` answers "not yet" rather than guess when the look ahead has not
+arrived, so a streaming caller that feeds text in fragments gets exactly the sentences of the whole text.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ _AFTER_CJK_MARKS = _CLOSERS - frozenset("“‘«‹")  # after 。 a “ opens 
 # Skipped before the first letter of the next sentence: opening quotes and brackets, dialogue dashes.
 _OPENERS = frozenset("\"'“‘„‚«»¿¡([{‹›「『（【《〈〔［—–-")
 _QUOTATIVE = frozenset("とっ")  # 「行こう！」と言った: the quote is part of the sentence
+_SPACES_BEFORE_GUILLEMET = frozenset(" \u00a0\u202f\u2009")  # French: "Non ! »", also with thin spaces
 _INTRODUCERS = frozenset("：:，,")  # 他说：“走吧！” — an introduced quote ends the sentence
 _CANDIDATE = re.compile(r"[.!?…。！？｡．]+|\n")
 _CHAIN_UNIT = re.compile(r"[^\W\d_]{1,3}\.")  # "z." / "т." in a spaced abbreviation such as "z. B."
@@ -74,9 +75,9 @@ def _skip_closers(text: str, j: int, closers: frozenset[str], *, final: bool) ->
     while k < len(text):
         if text[k] in closers:
             k += 1
-        elif text[k] == " " and text.startswith(" »", k):
+        elif text[k] in _SPACES_BEFORE_GUILLEMET and text.startswith("»", k + 1):
             k += 2
-        elif text[k] == " " and k + 1 == len(text) and not final:
+        elif text[k] in _SPACES_BEFORE_GUILLEMET and k + 1 == len(text) and not final:
             return None
         else:
             break
