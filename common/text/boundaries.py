@@ -19,11 +19,11 @@ LOOK_BACK = 256  # the rules never look further back than this (see SentenceSpli
 _WORD_BACK = 64  # the words before a period that the abbreviation lists are matched on
 _QUOTE_BACK = 200  # how far back an opening quote is looked for
 _CJK_MARKS = frozenset("。！？｡．")
-_CLOSERS = frozenset("\"'”’“‘»«)]}›‹」』）】》〉〕］")
+_CLOSERS = frozenset("\"'”’“‘»«)]}›‹」』）】》〉〕］*")  # "*": Markdown emphasis, as LLMs write it
 _CJK_CLOSERS = frozenset("」』）】》〉〕］")
 _AFTER_CJK_MARKS = _CLOSERS - frozenset("“‘«‹")  # after 。 a “ opens the next sentence (Chinese)
 # Skipped before the first letter of the next sentence: opening quotes and brackets, dialogue dashes.
-_OPENERS = frozenset("\"'“‘„‚«»¿¡([{‹›「『（【《〈〔［—–-")
+_OPENERS = frozenset("\"'“‘„‚«»¿¡([{‹›「『（【《〈〔［—–-*")
 _QUOTATIVE = frozenset("とっ")  # 「行こう！」と言った: the quote is part of the sentence
 _SPACES_BEFORE_GUILLEMET = frozenset(" \u00a0\u202f\u2009")  # French: "Non ! »", also with thin spaces
 _INTRODUCERS = frozenset("：:，,")  # 他说：“走吧！” — an introduced quote ends the sentence
