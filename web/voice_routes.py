@@ -1,8 +1,8 @@
 """The voice library API: ``/v1/voices`` (CRUD) and OpenAI's ``POST /v1/audio/voices``.
 
 Handlers parse (``web.uploads``: capped multipart or JSON), call ``common.voice_library.VoiceLibrary`` in a
-thread (database, blob store and audio decoding are blocking), and shape the answer. Errors are domain errors, turned
-into the OpenAI envelope by ``web.errors``.
+thread (database, blob store and audio decoding are blocking), and shape the answer. Errors are domain errors,
+turned into the OpenAI envelope by ``web.errors``.
 
     POST   /v1/voices              multipart (name, file, ref_text?, language?, x_vector_only?) or JSON
                                    ({"name", "audio": base64, ...}) → 201 profile
