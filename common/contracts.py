@@ -37,6 +37,9 @@ class SynthesisJob(BaseModel):
     voice_id: str | None = Field(default=None, description="saved voice profile for a Base-model clone")
     sampling: SamplingOverrides = SamplingOverrides()
     seed: int | None = None
+    max_new_frames: int | None = Field(
+        default=None, ge=1, description="per-piece frame cap below the server's"
+    )
 
 
 class ModelInfo(BaseModel):

@@ -146,6 +146,22 @@ class DistributedOptions(BaseModel):
         return self
 
 
+class RealtimeOptions(BaseModel):
+    """``WS /v1/audio/speech/stream`` (``QWEN_TTS_REALTIME__*``)."""
+
+    idle_timeout_s: float = Field(
+        default=60.0, gt=0, description="a socket silent this long, with no audio due, closes"
+    )
+    max_message_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="larger client frames close 1009 (ref_audio rides config)",
+    )
+    max_sentence_chars: int = Field(
+        default=300, ge=16, description="an unpunctuated stream is split at this length"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QWEN_TTS_", env_nested_delimiter="__", extra="forbid")
 
@@ -183,6 +199,7 @@ class Settings(BaseSettings):
     max_buffered_chunks: int = Field(default=2, ge=1, description="chunks generated ahead of a slow client")
     # async jobs (/v1/jobs): limits, segmenting, webhook delivery
     jobs: JobsOptions = JobsOptions()
+    realtime: RealtimeOptions = RealtimeOptions()
 
     @model_validator(mode="before")
     @classmethod

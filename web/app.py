@@ -20,6 +20,7 @@ from web.errors import install_error_handlers
 from web.metrics import Metrics
 from web.middleware import RequestContextMiddleware
 from web.openapi import install_openapi
+from web.realtime import endpoint as realtime
 from web.voices import VoiceCatalog, load_aliases
 
 
@@ -54,6 +55,7 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     for module in (speech, catalog, health, voice_routes, ui, jobs_routes):
         app.include_router(module.router)
+    app.include_router(realtime.router)  # WS /v1/audio/speech/stream
     install_docs(app)  # /docs and /redoc with their scripts served here, not from a CDN
     install_openapi(app)  # the statuses and error envelope the server actually sends
     return app

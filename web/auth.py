@@ -1,4 +1,4 @@
-"""Optional API keys (``Authorization: Bearer <key>``).
+"""Optional API keys (``Authorization: Bearer <key>`` or ``Api-Key <key>``).
 
 With no key created, the server is open. Once a live key exists, every ``/v1`` route except the Open WebUI
 listings (``/v1/audio/models``, ``/v1/audio/voices``) needs a valid one; keys are stored hashed by
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from fastapi import Request
+from starlette.requests import HTTPConnection
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,7 @@ class OpenAccess:
         return None
 
 
-def bearer_token(request: Request) -> str | None:
+def bearer_token(request: HTTPConnection) -> str | None:
+    """The key of ``Authorization: Bearer <key>`` (or ``Api-Key <key>``, as Azure-style clients send it)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return token.strip() if scheme.lower() in ("bearer", "api-key") and token.strip() else None

@@ -37,6 +37,21 @@ class Metrics:
             "tts_queue_depth", "synthesis jobs running or waiting", registry=self.registry
         )
         self.queue_depth.set_function(queue_depth)
+        self.realtime_sessions = Counter(
+            "tts_realtime_sessions", "WebSocket speech sessions accepted", registry=self.registry
+        )
+        self.realtime_active_sessions = Gauge(
+            "tts_realtime_active_sessions", "WebSocket speech sessions open now", registry=self.registry
+        )
+        self.realtime_turns = Counter(
+            "tts_realtime_turns", "turns (input.done) finished on WebSocket sessions", registry=self.registry
+        )
+        self.realtime_sentence_first_audio = Histogram(
+            "tts_realtime_sentence_first_audio_seconds",
+            "from the fragment that completed a sentence to the first audio frame of it sent",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -7,12 +7,13 @@ import time
 from fastapi import APIRouter, Request, Response
 
 from web.audio_response import build_speech_response
-from web.deps import CurrentKey, StateDep
+from web.deps import AppState, CurrentKey, StateDep
 from web.errors import error_responses
 from web.inline_voice import inline_voice
 from web.middleware import request_id_of
 from web.schemas import SpeechRequest
-from web.speech_plan import Limits, plan_speech
+from web.speech_plan import Limits, SpeechPlan, plan_speech
+from web.voices import ResolvedVoice
 
 router = APIRouter()
 
@@ -27,6 +28,28 @@ SPEECH_CONTENT_TYPES = (
 )
 
 
+async def resolve_voice(state: AppState, body: SpeechRequest) -> ResolvedVoice:
+    """The request's voice: a name from the catalog, or a one-off clone of its inline ``ref_audio``."""
+    if body.voice is not None:
+        return await state.catalog.resolve(body.voice)
+    return await inline_voice(state.services.voice_library, body)
+
+
+def plan_request(
+    state: AppState, body: SpeechRequest, voice: ResolvedVoice, *, request_id: str
+) -> SpeechPlan:
+    """``plan_speech`` with this server's models and limits (also used per sentence by ``web.realtime``)."""
+    settings = state.services.settings
+    return plan_speech(
+        body,
+        voice,
+        models=state.services.dispatcher.models(),
+        default_model=settings.default_model,
+        limits=Limits(max_input_chars=settings.max_input_chars, max_piece_chars=settings.max_piece_chars),
+        request_id=request_id,
+    )
+
+
 @router.post(
     "/v1/audio/speech",
     response_class=Response,
@@ -37,19 +60,9 @@ SPEECH_CONTENT_TYPES = (
 )
 async def create_speech(body: SpeechRequest, request: Request, state: StateDep, key: CurrentKey) -> Response:
     started_at = time.perf_counter()
-    settings, dispatcher = state.services.settings, state.services.dispatcher
-    if body.voice is not None:
-        voice = await state.catalog.resolve(body.voice)
-    else:
-        voice = await inline_voice(state.services.voice_library, body)
-    plan = plan_speech(
-        body,
-        voice,
-        models=dispatcher.models(),
-        default_model=settings.default_model,
-        limits=Limits(max_input_chars=settings.max_input_chars, max_piece_chars=settings.max_piece_chars),
-        request_id=request_id_of(request.scope),
-    )
+    dispatcher = state.services.dispatcher
+    voice = await resolve_voice(state, body)
+    plan = plan_request(state, body, voice, request_id=request_id_of(request.scope))
     ticket = state.admission.admit(key, queue_depth=dispatcher.queue_depth())
     try:
         stream = await dispatcher.submit(plan.job)

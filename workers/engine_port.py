@@ -114,7 +114,7 @@ class JobOptions:
             job,
             voice_clone=voice_clone,
             make_request=self.make_request,
-            max_frames_per_piece=max_frames or self.max_frames_per_piece,
+            max_frames_per_piece=min(max_frames or self.max_frames_per_piece, job.max_new_frames or 1 << 30),
             join=self.join,
         )
 
