@@ -62,7 +62,7 @@ class FrameBatch:
     ) -> None:
         if capacity < 1 or max_len < 2 or max_new_frames < 1:
             raise ValueError("capacity and max_new_frames must be >= 1, max_len >= 2")
-        weight = talker.codec_head.weight
+        weight = talker.codec_embedding.weight
         device, dtype = weight.device, weight.dtype
         self.talker, self.codec_decoder = talker, codec_decoder
         # A row holds max_len positions (prompt + frames) and the codes of max_new_frames frames.

@@ -19,6 +19,7 @@ from .layers.fusion import fuse_projections
 from .loading import build_model, copy_out_of_mapping, load_text_tokenizer, resolve_model_dir
 from .model import TTSModel
 from .planning import follows_instruct, plan_request
+from .quant import quantize_model, quantized_bytes, validate_mode
 from .runner import FrameRunner
 from .streams import PlannedStream
 from .types import (
@@ -103,7 +104,7 @@ class TTSEngine:
         self.max_seq_len = max_seq_len
         self.default_max_new_frames = default_max_new_frames
         self.min_ref_seconds, self.max_ref_seconds = min_ref_seconds, max_ref_seconds
-        weight = model.talker.codec_head.weight
+        weight = model.talker.codec_embedding.weight
         self.device, self.dtype = weight.device, weight.dtype
         eos = self.config.talker.codec_eos_token_id
         self._suppressed = suppressed_ids(self.config.talker.vocab_size, eos, self.device)
@@ -146,7 +147,8 @@ class TTSEngine:
         (KV caches and buffers; on CPU that is address space, touched as rows and positions come into use)."""
         modules = (self.model, self.codec)
         tensors = [t for m in modules for t in (*m.parameters(), *m.buffers())]
-        return sum(t.numel() * t.element_size() for t in tensors) + self._batch.nbytes()
+        weights = sum(t.numel() * t.element_size() for t in tensors) + quantized_bytes(self.model)
+        return weights + self._batch.nbytes()
 
     @classmethod
     def from_pretrained(
@@ -156,10 +158,14 @@ class TTSEngine:
         dtype: str | torch.dtype = "float32",
         *,
         revision: str | None = None,
+        quantize: str | None = None,
         **options,
     ) -> TTSEngine:
-        """Loads a local checkpoint directory or a Hugging Face repo id. ``options``: see ``__init__``."""
+        """Loads a local checkpoint directory or a Hugging Face repo id. ``quantize``: ``"int8"`` makes the
+        talker's and code predictor's linear layers int8 at load time (``quant/``; the KV caches, embeddings
+        and codec stay in ``dtype``), default None (full precision). ``options``: see ``__init__``."""
         from .codec import SpeechTokenizer
+        validate_mode(quantize)
 
         model_dir = resolve_model_dir(name_or_path, revision=revision)
         torch_dtype, device = _dtype(dtype), torch.device(device)
@@ -172,6 +178,8 @@ class TTSEngine:
         if device.type == "cpu":
             copy_out_of_mapping(model, keep=(model.talker.text_embedding.weight,))
         fuse_projections(model)
+        if quantize is not None:
+            quantize_model(model, quantize)
         codec = SpeechTokenizer.from_dir(model_dir / "speech_tokenizer", device=device, dtype=torch_dtype)
         fuse_projections(codec)
         options.setdefault("default_max_new_frames", int(generation.get("max_new_tokens", 8192)))

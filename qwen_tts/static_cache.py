@@ -44,7 +44,7 @@ class _LayerCaches:
 
 class StaticCaches:
     def __init__(self, talker: Talker, capacity: int, max_len: int, *, lazy: bool) -> None:
-        weight = talker.codec_head.weight
+        weight = talker.codec_embedding.weight
         dtype, device = weight.dtype, weight.device
         predictor = talker.code_predictor
         self.capacity, self.max_len, self.lazy = capacity, max_len, lazy

@@ -114,6 +114,8 @@ class Attention(nn.Module):
         # q/k/v as one matrix: set by ``fusion.fuse_projections`` after loading (the parts become views).
         self.register_buffer("qkv_weight", None, persistent=False)
         self.register_buffer("qkv_bias", None, persistent=False)
+        # Or a quantized module doing the same product: set by ``qwen_tts.quant.quantize_model``.
+        self.qkv_proj: nn.Module | None = None
 
     def forward(
         self,
@@ -140,7 +142,9 @@ class Attention(nn.Module):
 
     def _project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """q [B, T, H*hd], k and v [B, T, H_kv*hd]: one matrix product when fused, else three."""
+        sizes = (self.q_proj.out_features, self.k_proj.out_features, self.v_proj.out_features)
+        if self.qkv_proj is not None:
+            return self.qkv_proj(x).split(sizes, dim=-1)
         if self.qkv_weight is None:
             return self.q_proj(x), self.k_proj(x), self.v_proj(x)
-        sizes = (self.q_proj.out_features, self.k_proj.out_features, self.v_proj.out_features)
         return F.linear(x, self.qkv_weight, self.qkv_bias).split(sizes, dim=-1)

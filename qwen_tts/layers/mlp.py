@@ -17,9 +17,13 @@ class GatedMLP(nn.Module):
         self.down_proj = nn.Linear(hidden_dim, dim, bias=False)
         # gate/up as one matrix: set by ``fusion.fuse_projections`` after loading (the parts become views).
         self.register_buffer("gate_up_weight", None, persistent=False)
+        # Or a quantized module doing the same product: set by ``qwen_tts.quant.quantize_model``.
+        self.gate_up_proj: nn.Module | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, D] -> [B, T, D]
-        if self.gate_up_weight is None:
+        if self.gate_up_proj is not None:
+            gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
+        elif self.gate_up_weight is None:
             gate, up = self.gate_proj(x), self.up_proj(x)
         else:
             gate, up = F.linear(x, self.gate_up_weight).chunk(2, dim=-1)
