@@ -1,0 +1,81 @@
+"""The WebSocket over the real engine in the embedded mode, composed as ``qwen3-tts serve --demo`` builds it
+(tiny random-weight checkpoints, SQLite, a blob folder): token-by-token input, PCM and MP3 that decode, a
+seeded sentence that sounds as ``/v1/audio/speech`` makes it, and an inline ``ref_audio`` clone."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from common.settings import Settings
+from server.composition import (
+    build_clone_prompts,
+    build_embedded_services,
+    build_host,
+    demo_settings,
+    open_stores,
+)
+from tests.realtime.client import open_session, send, speak
+from tests.realtime.test_turns import tokens
+from tests.service.audio_probe import decode, probe
+from tests.service.harness import serve
+from tests.voices.fakes import recording
+from web.app import create_app
+from workers.engine_loading import engine_loader
+
+pytest.importorskip("qwen_tts.tiny_checkpoint")
+
+FRAME = 1920
+MAX_FRAMES = 6
+TIMEOUT = 120
+
+
+@pytest.fixture(scope="module")
+def tiny_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data_dir = Path(tmp_path_factory.mktemp("rt-tiny"))
+    settings = demo_settings(Settings(data_dir=data_dir), data_dir / "models")
+    settings = settings.model_copy(update={"max_frames_per_piece": MAX_FRAMES})
+    stores = open_stores(settings)
+    loader, prompts = build_clone_prompts(settings, *stores, engine_loader(settings))
+    host = build_host(settings, loader, clone_prompts=prompts)
+    services = build_embedded_services(settings, host, demo=True, stores=stores, prompts=prompts)
+    with serve(create_app(services), timeout_s=TIMEOUT) as url:
+        assert host.wait_ready(TIMEOUT)
+        yield url
+
+
+def test_tokens_in_pcm_out_as_the_speech_endpoint_makes_it(tiny_url: str) -> None:
+    with open_session(tiny_url) as ws:
+        send(ws, type="session.config", voice="alloy", seed=7)
+        turn = speak(ws, tokens("Hello world. How are you?"))
+    assert turn.sentences == ["Hello world.", "How are you?"]
+    for index in (0, 1):
+        samples = np.frombuffer(turn.sentence_audio(index), dtype="<i2")
+        assert 0 < samples.size <= MAX_FRAMES * FRAME and samples.size % FRAME == 0
+    body = {"model": "tts-1", "voice": "alloy", "input": "Hello world.", "response_format": "pcm", "seed": 7}
+    whole = httpx.post(f"{tiny_url}/v1/audio/speech", json=body, timeout=TIMEOUT)
+    assert whole.status_code == 200 and whole.content == turn.sentence_audio(0)
+
+
+def test_mp3_sentences_decode(tiny_url: str) -> None:
+    with open_session(tiny_url) as ws:
+        send(ws, type="session.config", voice="echo", response_format="mp3", max_new_tokens=4)
+        turn = speak(ws, ["One sentence. Two sentences."])
+    for index in (0, 1):
+        data = turn.sentence_audio(index)
+        assert probe(data)["codec_name"] == "mp3"
+        assert 0 < decode(data).size <= 4 * FRAME + 2 * 1152  # the cap, plus the codec's padding
+
+
+def test_an_inline_ref_audio_clone_speaks_with_the_base_model(tiny_url: str) -> None:
+    audio = base64.b64encode(recording(1.5, fmt="ogg")).decode()
+    with open_session(tiny_url) as ws:
+        send(ws, type="session.config", ref_audio=audio, ref_text="Hello world.")
+        turn = speak(ws, ["A cloned sentence. And another."])
+    assert turn.types() == ["audio.start", "audio.done"] * 2 + ["session.done"], turn.events
+    assert all(len(turn.sentence_audio(i)) > 0 for i in (0, 1))
