@@ -39,6 +39,18 @@ class JobsOptions(BaseModel):
     sweep_interval_s: float = Field(
         default=30.0, gt=0, le=3600, description="distributed mode: stranded segments / due webhooks check"
     )
+    events_poll_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=10,
+        description="GET /v1/jobs/{id}/events: how often a stream reads the event log",
+    )
+    events_heartbeat_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="GET /v1/jobs/{id}/events: an SSE comment after this much quiet",
+    )
 
     @field_validator("webhook_retry_schedule_s")
     @classmethod

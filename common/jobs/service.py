@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,7 +22,7 @@ from common.jobs.options import JobsOptions
 from common.jobs.ports import JobQueue
 from common.jobs.segmentation import Chapter, segment_chapters
 from common.webhooks.ssrf import Resolver, check_url, system_resolver
-from voice_store import job_transitions, jobs, webhooks
+from voice_store import job_events, job_transitions, jobs, webhooks
 from voice_store.blobs.port import BlobStore
 from voice_store.db import session_scope
 from voice_store.models.jobs import Job, JobErrorStep, JobStatus
@@ -58,6 +58,26 @@ class Download:
     url: str | None
     filename: str
     format: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobEventRecord:
+    """One logged job event (``voice_store.job_events``), detached from the session."""
+
+    id: int
+    type: str
+    data: dict[str, Any]
+    created_at: datetime
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.type in job_events.TERMINAL_TYPES
+
+
+@dataclass(frozen=True, slots=True)
+class JobEventsBatch:
+    events: list[JobEventRecord]
+    ended: bool  # the job had ended before these were read: once they are sent, nothing more will come
 
 
 class JobService:
@@ -127,6 +147,20 @@ class JobService:
     def get(self, job_id: str, *, api_key_id: str | None) -> Job:
         with session_scope(self._sessions) as session:
             return jobs.get_job(session=session, job_id=job_id, api_key_id=api_key_id)
+
+    def events(
+        self, job_id: str, *, api_key_id: str | None, after_id: int, limit: int = 100
+    ) -> JobEventsBatch:
+        """The job's events after ``after_id``; ``JobNotFound`` unless the job is there (and the key's).
+
+        The status is read before the events: a job seen ended has all its events in the log already (they
+        are written in the transaction that ends it), so an empty batch of an ended job means the end."""
+        with session_scope(self._sessions) as session:
+            job = jobs.get_job(session=session, job_id=job_id, api_key_id=api_key_id)
+            ended = job.status.is_terminal
+            rows = job_events.list_events(session=session, job_id=job_id, after_id=after_id, limit=limit)
+            events = [JobEventRecord(r.id, r.type, dict(r.data), r.created_at) for r in rows]
+        return JobEventsBatch(events=events, ended=ended and len(events) < limit)
 
     def list(
         self, *, api_key_id: str | None, limit: int, cursor: str | None, status: JobStatus | None

@@ -30,6 +30,7 @@ TABLES = {
     "voices",
     "voice_clone_prompts",
     "jobs",
+    "job_events",
     "job_segments",
     "webhook_endpoints",
     "webhook_events",

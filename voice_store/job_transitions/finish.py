@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from voice_store.errors import InvalidInputError, JobAlreadyFinished, JobNotFound
+from voice_store.job_events import record_end
 from voice_store.models.base import utcnow
 from voice_store.models.jobs import Job, JobErrorStep, JobStatus
 from voice_store.webhooks import enqueue_webhook_event, get_webhook_endpoint
@@ -109,6 +110,7 @@ def end_job(
     job.error_message = message
     job.error_step = step.value if step is not None else None
     session.flush()
+    record_end(session=session, job=job)  # the live event stream's last events
     if job.webhook_endpoint_id is not None:
         endpoint = get_webhook_endpoint(session=session, endpoint_id=job.webhook_endpoint_id)
         if endpoint.is_enabled:

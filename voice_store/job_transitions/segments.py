@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from voice_store.errors import InvalidInputError, JobSegmentNotFound
+from voice_store.job_events import record_progress
 from voice_store.job_transitions.finish import end_job, lock_job
 from voice_store.models.base import utcnow
 from voice_store.models.jobs import Job, JobErrorStep, JobSegment, JobStatus, SegmentStatus
@@ -81,6 +82,7 @@ def complete_segment(
         job.segments_done += 1
         job.audio_seconds += audio_seconds
         session.flush()
+        record_progress(session=session, job=job)
     return job.segments_done == job.segments_total
 
 

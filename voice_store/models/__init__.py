@@ -2,6 +2,7 @@
 
 from voice_store.models.api_keys import ApiKey
 from voice_store.models.base import Base
+from voice_store.models.job_events import JobEvent
 from voice_store.models.jobs import Job, JobSegment, JobStatus, SegmentStatus
 from voice_store.models.voices import Voice, VoiceClonePrompt
 from voice_store.models.webhooks import WebhookEndpoint, WebhookEvent, WebhookEventStatus
@@ -10,6 +11,7 @@ __all__ = [
     "ApiKey",
     "Base",
     "Job",
+    "JobEvent",
     "JobSegment",
     "JobStatus",
     "SegmentStatus",
