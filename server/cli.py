@@ -1,6 +1,7 @@
 """``qwen3-tts``: serve the API, manage API keys, upgrade the database schema.
 
-qwen3-tts serve [--host H] [--port P] [--model NAME|DIR|REPO] [--device D] [--dtype T] [--demo]
+qwen3-tts serve [--host H] [--port P] [--model NAME|DIR|REPO] [--device D] [--dtype T] [--quantize int8]
+                [--demo]
 qwen3-tts worker --models A,B [--gpu N] [--device D] [--hostname NODE]   (distributed: QWEN_TTS_REDIS_URL set)
 qwen3-tts keys create NAME [--max-streams N] | keys list | keys revoke KEY_ID
 qwen3-tts db upgrade
@@ -36,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--model", help="a name from the models map, a checkpoint directory or a repo id")
     serve.add_argument("--device", help="cpu, cuda, cuda:1, ...")
     serve.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"])
+    serve.add_argument(
+        "--quantize", choices=["int8"], help="int8 talker/predictor weights (optimization.quantize)"
+    )
     serve.add_argument("--demo", action="store_true", help="serve tiny random-weight models (audio is noise)")
 
     worker = commands.add_parser(
@@ -75,6 +79,8 @@ def _serve_overrides(args: argparse.Namespace, base: Settings) -> dict[str, Any]
             name = Path(args.model).name or args.model
             overrides["models"] = {**base.models, name: args.model}
             overrides["default_model"] = name
+    if args.quantize:
+        overrides["optimization"] = {"quantize": args.quantize}  # deep-merged over the file and env
     return overrides
 
 

@@ -16,6 +16,7 @@ from workers.engine_port import Engine
 _ENGINE_OPTIONS = {
     "optimization.compile_mode": "compile_mode",
     "optimization.use_cuda_graphs": "use_cuda_graphs",
+    "optimization.quantize": "quantize",
     "optimization.max_batch_size": "max_batch_size",
     "optimization.streaming.emit_every_frames": "emit_every_frames",
     "max_frames_per_piece": "default_max_new_frames",
@@ -38,6 +39,7 @@ def engine_options(settings: Settings, accepted: set[str]) -> dict[str, Any]:
     values = {
         "optimization.compile_mode": optimization.compile_mode,
         "optimization.use_cuda_graphs": optimization.use_cuda_graphs,
+        "optimization.quantize": optimization.quantize,
         "optimization.max_batch_size": optimization.max_batch_size,
         "optimization.streaming.emit_every_frames": optimization.streaming.emit_every_frames,
         "max_frames_per_piece": settings.max_frames_per_piece,
@@ -59,6 +61,7 @@ def engine_loader(settings: Settings) -> Any:
     from qwen_tts import TTSEngine  # the engine (and torch) load only in the process that runs it
 
     accepted = set(inspect.signature(TTSEngine.__init__).parameters)
+    accepted |= set(inspect.signature(TTSEngine.from_pretrained).parameters)  # quantize
     options = engine_options(settings, accepted)
     dtype = resolved_dtype(settings)
 

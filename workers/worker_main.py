@@ -54,6 +54,9 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--hostname", help="Celery node name (default gpuN@host or cpu-PID@host)")
     parser.add_argument("--loglevel", help="default: the log_level setting")
+    parser.add_argument(
+        "--quantize", choices=["int8"], help="int8 talker/predictor weights (optimization.quantize)"
+    )
 
 
 def parse_models(text: str, settings: Settings) -> list[str]:
@@ -227,6 +230,9 @@ def run_from_args(args: argparse.Namespace, settings: Settings | None = None) ->
         settings = settings or load_settings()
         if args.device:
             settings = settings.model_copy(update={"device": args.device})
+        if args.quantize:
+            optimization = settings.optimization.model_copy(update={"quantize": args.quantize})
+            settings = settings.model_copy(update={"optimization": optimization})
         models = parse_models(args.models, settings)
         if settings.run_mode != "distributed":
             raise SettingsError("a worker needs redis_url (QWEN_TTS_REDIS_URL=redis://host:6379/0)")
