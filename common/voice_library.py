@@ -22,10 +22,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from common.audio.upload import IngestLimits, ReferenceAudio, ingest_audio
 from common.contracts import SAMPLE_RATE
-from voice_store import voices
+from common.errors import InvalidRequest
+from common.voice_consents import ConsentLibrary
+from voice_store import voice_consents, voices
 from voice_store.blobs import BlobStore
 from voice_store.db import session_scope
-from voice_store.errors import BlobStoreError, InvalidInputError, VoiceNameTaken, VoiceNotFound
+from voice_store.errors import (
+    BlobStoreError,
+    ConsentNotFound,
+    InvalidInputError,
+    VoiceNameTaken,
+    VoiceNotFound,
+)
 from voice_store.models.voices import Voice
 from voice_store.pagination import Page
 
@@ -95,6 +103,16 @@ def check_mode(*, ref_text: str | None, x_vector_only: bool) -> None:
         )
 
 
+def check_consent(session: Session, consent_id: str) -> None:
+    """A 400 naming ``consent`` when the consent is unknown or deleted (OpenAI answers a bad consent so)."""
+    try:
+        voice_consents.get_consent(session=session, consent_id=consent_id, for_update=True)
+    except ConsentNotFound as e:
+        raise InvalidRequest(
+            f"voice consent {consent_id!r} not found", param="consent", code="consent_not_found"
+        ) from e
+
+
 class VoiceLibrary:
     def __init__(
         self,
@@ -109,6 +127,15 @@ class VoiceLibrary:
         self.limits = limits
         self._on_change = on_change  # e.g. drop in-process cached clone prompts of the voice
 
+    def consents(self) -> ConsentLibrary:
+        """The voice consents, on this library's database and blob store, with its upload path."""
+        return ConsentLibrary(
+            sessions=self._sessions,
+            blobs=self.blobs,
+            ingest=self.ingest,
+            max_upload_bytes=self.limits.max_upload_bytes,
+        )
+
     def ingest(self, data: bytes, *, param: str | None = None) -> ReferenceAudio:
         return ingest_audio(data, limits=self.limits, param=param)
 
@@ -120,8 +147,12 @@ class VoiceLibrary:
         ref_text: str | None = None,
         language: str | None = None,
         x_vector_only: bool | None = None,
+        consent_id: str | None = None,
     ) -> VoiceProfile:
-        """Save a new voice; without a transcript it clones from the speaker embedding alone."""
+        """Save a new voice; without a transcript it clones from the speaker embedding alone.
+
+        With ``consent_id`` (OpenAI's ``POST /v1/audio/voices``) the consent must exist: it is locked in the
+        voice's transaction, so a concurrent delete of the consent cannot leave the voice without one."""
         voices.normalize_voice_name(name)  # a bad name fails before any blob is written
         language, ref_text = clean_language(language), clean_ref_text(ref_text)
         x_vector_only = ref_text is None if x_vector_only is None else x_vector_only
@@ -130,6 +161,8 @@ class VoiceLibrary:
         stored = self._store_audio(voice_id, audio)
         try:
             with session_scope(self._sessions, write=True) as session:
+                if consent_id is not None:
+                    check_consent(session, consent_id)
                 voice = voices.create_voice(
                     session=session,
                     voice_id=voice_id,
@@ -138,6 +171,7 @@ class VoiceLibrary:
                     language=language,
                     ref_text=ref_text,
                     x_vector_only=x_vector_only,
+                    consent_id=consent_id,
                 )
                 return VoiceProfile.of(voice)
         except BaseException:

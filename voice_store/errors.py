@@ -130,3 +130,17 @@ class JobNotFinished(ConflictError):
         super().__init__(f"job {job_id!r} is still {status}: cancel it first")
         self.job_id = job_id
         self.status = status
+
+
+class ConsentNotFound(NotFoundError):
+    def __init__(self, consent_id: str) -> None:
+        super().__init__(f"voice consent {consent_id!r} not found")
+        self.consent_id = consent_id
+
+
+class ConsentInUse(ConflictError):
+    def __init__(self, consent_id: str, voice_count: int) -> None:
+        super().__init__(
+            f"voice consent {consent_id!r} is used by {voice_count} voice(s); delete those voices first"
+        )
+        self.consent_id = consent_id

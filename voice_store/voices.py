@@ -98,6 +98,7 @@ def create_voice(
     ref_text: str | None = None,
     x_vector_only: bool = False,
     voice_id: str | None = None,
+    consent_id: str | None = None,
 ) -> Voice:
     normalize_voice_name(name)  # invalid input fails before anything else happens
     now = utcnow()
@@ -107,6 +108,7 @@ def create_voice(
         ref_text=ref_text,
         x_vector_only=x_vector_only,
         version=1,
+        consent_id=consent_id,
         created_at=now,
         updated_at=now,
     )

@@ -11,7 +11,8 @@ turned into the OpenAI envelope by ``web.errors``.
     GET    /v1/voices/{id}/audio   → the normalized reference WAV (``?original=true``: the upload as received)
     PATCH  /v1/voices/{id}         same fields, all optional; new audio or transcript → new version
     DELETE /v1/voices/{id}         → {"id", "object": "voice.deleted", "deleted": true}
-    POST   /v1/audio/voices        OpenAI: multipart (name, audio_sample, consent) → {"id", "object", ...}
+    POST   /v1/audio/voices        OpenAI: multipart (name, audio_sample, consent) → {"id", "object", ...};
+                                   ``consent`` is required: an id from /v1/audio/voice_consents (else 400)
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class VoiceFields(BaseModel):
     ref_text: str | None = Field(default=None, max_length=4000)
     language: str | None = Field(default=None, max_length=40)
     x_vector_only: bool | None = None
-    consent: str | None = Field(default=None, max_length=200)  # OpenAI's consent recording id: accepted
+    consent: str | None = Field(default=None, max_length=200)  # OpenAI: /v1/audio/voice_consents id
 
 
 def profile_json(profile: VoiceProfile) -> dict[str, Any]:
@@ -88,7 +89,12 @@ async def _upload(request: Request, library: VoiceLibrary, files: tuple[str, ...
 
 
 async def _create(
-    library: VoiceLibrary, body: UploadBody, fields: VoiceFields, *, file_field: str
+    library: VoiceLibrary,
+    body: UploadBody,
+    fields: VoiceFields,
+    *,
+    file_field: str,
+    consent_id: str | None = None,
 ) -> VoiceProfile:
     if not fields.name or not fields.name.strip():
         raise InvalidRequest("name is required", param="name")
@@ -103,6 +109,7 @@ async def _create(
         ref_text=fields.ref_text,
         language=fields.language,
         x_vector_only=fields.x_vector_only,
+        consent_id=consent_id,
     )
 
 
@@ -169,9 +176,14 @@ async def delete_voice(voice_id: str, library: LibraryDep, _key: CurrentKey) -> 
 
 @router.post("/v1/audio/voices", status_code=201, responses=UPLOAD_ERRORS)
 async def create_openai_voice(request: Request, library: LibraryDep, _key: CurrentKey) -> dict[str, Any]:
-    """OpenAI's custom voices: ``audio_sample`` + ``name`` (+ ``consent``: accepted, not checked)."""
+    """OpenAI's custom voices: ``audio_sample`` + ``name`` + ``consent`` (an existing consent, linked)."""
     body = await _upload(request, library, ("audio_sample",))
-    profile = await _create(library, body, _fields(body), file_field="audio_sample")
+    fields = _fields(body)
+    if not fields.consent or not fields.consent.strip():
+        raise InvalidRequest("consent is required: the id of a voice consent recording", param="consent")
+    profile = await _create(
+        library, body, fields, file_field="audio_sample", consent_id=fields.consent.strip()
+    )
     return {
         "id": profile.id,
         "object": "audio.voice",

@@ -2,9 +2,10 @@
 
 A ``voice`` is, in order of precedence:
 1. ``clone:Name`` — a saved voice profile;
-2. ``{"id": ...}`` — a saved voice by id or name, else a built-in voice as in 3/4;
+2. ``{"id": ...}`` — a saved voice by id or name, else a built-in voice as in 3/5;
 3. an OpenAI voice name (aliases in ``voice_aliases.json``, data not code);
-4. a native speaker name of the loaded CustomVoice model, in any case.
+4. a saved voice by plain name or id (``"Ana"``, ``"voice_..."``), as OpenAI clients name custom voices;
+5. a native speaker name of the loaded CustomVoice model, in any case (a saved voice of the same name wins).
 Built-in names are checked against the chosen model's speakers in ``web.speech_plan``. An unknown voice is a
 400 ``voice_not_found`` (param ``voice``) whichever way it is named, as OpenAI answers an unknown voice.
 """
@@ -81,6 +82,10 @@ class VoiceCatalog:
                     code="voice_not_found",
                 )
             return saved
+        if voice.strip().lower() not in self._aliases:  # OpenAI clients name a custom voice plainly too
+            saved = await self._saved.find(voice.strip()) if voice.strip() else None
+            if saved is not None:
+                return saved
         return self._builtin(voice)
 
     def _builtin(self, name: str) -> BuiltinVoice:

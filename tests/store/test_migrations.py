@@ -31,6 +31,7 @@ TABLES = {
     "voice_clone_prompts",
     "jobs",
     "job_events",
+    "voice_consents",
     "job_segments",
     "webhook_endpoints",
     "webhook_events",

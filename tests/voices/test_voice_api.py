@@ -171,9 +171,15 @@ def test_delete_removes_the_profile_its_blobs_and_its_cached_prompts(voice_serve
 
 def test_openai_create_voice_maps_onto_the_same_store_and_is_listed(voice_server: VoiceServer) -> None:
     name = unique("Oai")
+    consent = httpx.post(
+        f"{voice_server.url}/v1/audio/voice_consents",
+        data={"name": "Speaker", "language": "en-US"},
+        files={"recording": ("c.wav", recording(1.5), "audio/wav")},
+        timeout=TIMEOUT,
+    ).json()
     response = httpx.post(
         f"{voice_server.url}/v1/audio/voices",
-        data={"name": name, "consent": "cons_123"},
+        data={"name": name, "consent": consent["id"]},
         files={"audio_sample": ("s.m4a", recording(2.0, fmt="m4a"), "audio/mp4")},
         timeout=TIMEOUT,
     )

@@ -4,6 +4,7 @@ from voice_store.models.api_keys import ApiKey
 from voice_store.models.base import Base
 from voice_store.models.job_events import JobEvent
 from voice_store.models.jobs import Job, JobSegment, JobStatus, SegmentStatus
+from voice_store.models.voice_consents import VoiceConsent
 from voice_store.models.voices import Voice, VoiceClonePrompt
 from voice_store.models.webhooks import WebhookEndpoint, WebhookEvent, WebhookEventStatus
 
@@ -17,6 +18,7 @@ __all__ = [
     "SegmentStatus",
     "Voice",
     "VoiceClonePrompt",
+    "VoiceConsent",
     "WebhookEndpoint",
     "WebhookEvent",
     "WebhookEventStatus",

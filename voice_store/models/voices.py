@@ -42,6 +42,10 @@ class Voice(Base):
     audio_blob_key: Mapped[str] = mapped_column(String(BLOB_KEY_LENGTH))
     duration_s: Mapped[float]
     sample_rate: Mapped[int]
+    # the OpenAI voice consent it was created under (``POST /v1/audio/voices``); None for /v1/voices uploads
+    consent_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("voice_consents.id", ondelete="RESTRICT"), index=True
+    )
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
