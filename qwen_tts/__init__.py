@@ -5,6 +5,7 @@ engine = TTSEngine.from_pretrained("Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice", devic
 out = engine.synthesize(SynthesisRequest(text="Hello!", language="english", speaker="vivian"))
 """
 
+from .aligner import ForcedAligner, WordTiming
 from .engine import TTSEngine
 from .errors import (
     CheckpointError,
@@ -23,6 +24,7 @@ __all__ = [
     "CheckpointError",
     "EmptyTextError",
     "EngineInputError",
+    "ForcedAligner",
     "MissingInstructError",
     "ReferenceAudioError",
     "SamplingParams",
@@ -33,4 +35,5 @@ __all__ = [
     "UnknownSpeakerError",
     "UnsupportedRequestError",
     "VoiceClonePrompt",
+    "WordTiming",
 ]

@@ -154,3 +154,32 @@ def mel_spectrogram(
     basis = torch.tensor(basis, device=samples.device)  # [num_mels, n_fft // 2 + 1]
     mel = torch.matmul(basis, magnitude)  # [B, num_mels, frames]
     return torch.log(torch.clamp(mel, min=1e-5))
+
+
+def whisper_log_mel(
+    samples: torch.Tensor,
+    *,
+    sample_rate: int = 16000,
+    n_fft: int = 400,
+    hop_size: int = 160,
+    num_mels: int = 128,
+    fmax: float = 8000.0,
+) -> torch.Tensor:
+    """Whisper's log-mel features ``[num_mels, N // hop_size]`` of mono ``samples`` ``[N]``, float32.
+
+    The forced aligner's front end (a ``WhisperFeatureExtractor`` in the released checkpoint): a centred
+    (reflect-padded) power spectrogram whose last frame is dropped, the same Slaney filters as
+    ``mel_spectrogram``, log10 floored 8 decades below the peak, then scaled as ``(x + 4) / 4``.
+    """
+    if samples.ndim != 1:
+        raise ValueError(f"whisper_log_mel expects [N] samples, got shape {tuple(samples.shape)}")
+    if samples.shape[0] < hop_size:
+        raise ValueError(f"audio too short for the log-mel front end: {samples.shape[0]} samples")
+    samples = samples.to(torch.float32)
+    window = torch.hann_window(n_fft, device=samples.device)
+    spec = torch.stft(samples, n_fft, hop_size, window=window, return_complex=True)  # [F, frames + 1]
+    power = spec[..., :-1].abs() ** 2  # [n_fft // 2 + 1, frames]
+    basis = torch.tensor(mel_filterbank(sample_rate, n_fft, num_mels, 0.0, fmax), device=samples.device)
+    log_mel = torch.clamp(basis @ power, min=1e-10).log10()  # [num_mels, frames]
+    log_mel = torch.maximum(log_mel, log_mel.max() - 8.0)
+    return (log_mel + 4.0) / 4.0

@@ -69,15 +69,18 @@ def official_name(name: str) -> str:
     return _rename(name, _COMPILED_OFFICIAL_RULES)
 
 
-def resolve_model_dir(name_or_path: str | Path, *, revision: str | None = None) -> Path:
-    """A local checkpoint directory, or a Hugging Face repo id fetched into the local cache."""
+def resolve_model_dir(
+    name_or_path: str | Path, *, revision: str | None = None, required_files: tuple[str, ...] = REQUIRED_FILES
+) -> Path:
+    """A local checkpoint directory, or a Hugging Face repo id fetched into the local cache; it must hold
+    ``required_files`` (a TTS model's by default) and the weights."""
     path = Path(name_or_path).expanduser()
     looks_local = path.is_absolute() or str(name_or_path).startswith((".", "~")) or path.exists()
     if not looks_local and str(name_or_path).count("/") == 1:
         path = _download(str(name_or_path), revision)
     if not path.is_dir():
         raise CheckpointError(f"model directory {path} does not exist")
-    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+    missing = [name for name in required_files if not (path / name).is_file()]
     if not (path / WEIGHTS_FILE).is_file() and not (path / WEIGHTS_INDEX_FILE).is_file():
         missing.append(WEIGHTS_FILE)
     if missing:

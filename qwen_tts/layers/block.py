@@ -32,8 +32,10 @@ class TransformerBlock(nn.Module):
         self.input_layernorm = _norm(spec)
         self.self_attn = Attention(spec)
         self.post_attention_layernorm = _norm(spec)
-        mlp = GatedMLP if spec.mlp == "gated_silu" else GeluMLP
-        self.mlp = mlp(spec.hidden_size, spec.intermediate_size)
+        if spec.mlp == "gated_silu":
+            self.mlp: nn.Module = GatedMLP(spec.hidden_size, spec.intermediate_size)
+        else:
+            self.mlp = GeluMLP(spec.hidden_size, spec.intermediate_size, bias=spec.mlp_bias)
         with_scale = spec.layer_scale is not None
         self.self_attn_layer_scale = (
             LayerScale(spec.hidden_size, spec.layer_scale) if with_scale else nn.Identity()

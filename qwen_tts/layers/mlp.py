@@ -31,12 +31,12 @@ class GatedMLP(nn.Module):
 
 
 class GeluMLP(nn.Module):
-    """fc2(gelu(fc1(x))), exact (erf) GELU, no biases (Mimi)."""
+    """fc2(gelu(fc1(x))), exact (erf) GELU; no biases (Mimi) or with them (the aligner's audio encoder)."""
 
-    def __init__(self, dim: int, hidden_dim: int) -> None:
+    def __init__(self, dim: int, hidden_dim: int, bias: bool = False) -> None:
         super().__init__()
-        self.fc1 = nn.Linear(dim, hidden_dim, bias=False)
-        self.fc2 = nn.Linear(hidden_dim, dim, bias=False)
+        self.fc1 = nn.Linear(dim, hidden_dim, bias=bias)
+        self.fc2 = nn.Linear(hidden_dim, dim, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, D] -> [B, T, D]
         return self.fc2(F.gelu(self.fc1(x)))

@@ -22,6 +22,7 @@ class TransformerSpec:
     mrope_interleaved: bool = False
     qk_norm: bool = False  # per-head RMSNorm on q and k (Qwen3)
     attention_bias: bool = False
+    mlp_bias: bool = False  # biases on the GELU MLP's fc1 and fc2 (Whisper-style audio encoders)
     sliding_window: int | None = None  # attend to at most this many most recent positions (self included)
     causal: bool = True
     layer_scale: float | None = None  # initial value of a per-channel residual scale; None: no layer scale

@@ -151,6 +151,53 @@ def goldens_dir() -> Path:
     return out_dir
 
 
+def _aligner_module(name: str) -> ModuleType:
+    path = PARITY_TOOLS / "aligner" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"parity_aligner_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _ensure_aligner_goldens(out_dir: Path) -> str | None:
+    """Like ``_ensure_goldens``, for the forced aligner: our writer makes the tiny checkpoint, the official
+    qwen-asr package (its own venv: tools/parity/setup_asr_venv.sh) computes the goldens on it."""
+    from qwen_tts.aligner.tiny_checkpoint import write_tiny_aligner
+
+    manifest = _aligner_module("manifest")
+    if manifest.is_current(out_dir):
+        return None
+    with _build_lock(out_dir):
+        if manifest.is_current(out_dir):
+            return None
+        default = REPO_ROOT / ".cache" / "qasr-venv"
+        python = Path(os.environ.get("QASR_VENV", default)) / "bin" / "python"
+        if not python.exists():
+            failure = _run(["bash", str(PARITY_TOOLS / "setup_asr_venv.sh")], SETUP_TIMEOUT_S)
+            if failure is not None:
+                return f"the aligner reference venv ({python.parent.parent}) cannot be made: {failure}"
+        write_tiny_aligner(out_dir / manifest.CHECKPOINT_DIR)
+        builder = PARITY_TOOLS / "aligner" / "build_goldens.py"
+        failure = _run([str(python), str(builder), "--out", str(out_dir)], BUILD_TIMEOUT_S)
+        if failure is not None:
+            return f"building the aligner goldens failed: {failure}"
+    if not manifest.is_current(out_dir):
+        return f"{builder.name} finished but {out_dir} is not current"
+    return None
+
+
+@pytest.fixture(scope="session")
+def aligner_goldens_dir() -> Path:
+    out_dir = _aligner_module("manifest").DEFAULT_OUT
+    reason = _ensure_aligner_goldens(out_dir)
+    if reason is not None:
+        if _must_not_skip():
+            pytest.fail(f"aligner parity goldens unavailable: {reason}", pytrace=False)
+        pytest.skip(f"aligner parity goldens unavailable: {reason}")
+    return out_dir
+
+
 @dataclass(frozen=True)
 class Golden:
     name: str
