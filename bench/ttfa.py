@@ -35,17 +35,20 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def demo_server(timeout_s: float) -> Iterator[str]:
+def demo_server(timeout_s: float, *, settings: dict[str, str] | None = None) -> Iterator[str]:
+    """``qwen3-tts serve --demo`` on a free loopback port; with ``settings`` (``QWEN_TTS_*`` variables), a
+    plain ``serve`` with those instead (e.g. other checkpoints in ``QWEN_TTS_MODELS``)."""
     port = _free_port()
     with tempfile.TemporaryDirectory() as data_dir:
         env = {k: v for k, v in os.environ.items() if not k.startswith("QWEN_TTS_") and k != "TTS_CONFIG"}
         env |= {"QWEN_TTS_DATA_DIR": data_dir, "HF_HUB_OFFLINE": "1", "QWEN_TTS_LOG_LEVEL": "warning"}
+        env |= settings or {}
         cmd = [
             sys.executable,
             "-m",
             "server.cli",
             "serve",
-            "--demo",
+            *([] if settings else ["--demo"]),
             "--host",
             "127.0.0.1",
             "--port",
