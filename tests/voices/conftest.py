@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from web.deps import Services
 from web.store_adapters import LibrarySavedVoices
 from workers.embedded import InProcessDispatcher
 from workers.engine_host import EngineHost
+from workers.jobs.wiring import embedded_job_service
 from workers.voice_prompts import ClonePromptCache
 
 MODES = ["sqlite+local", "postgres+s3"]
@@ -91,9 +93,9 @@ def fake_settings() -> Settings:
     )
 
 
-@pytest.fixture(scope="module")
-def voice_server(stores: Stores) -> Iterator[VoiceServer]:
-    """The app with fake engines, the voice library and the clone-prompt cache, on loopback."""
+@contextmanager
+def serve_voice_app(stores: Stores, *, with_jobs: bool = False) -> Iterator[VoiceServer]:
+    """The app with fake engines, the voice library and the clone-prompt cache (and jobs), on loopback."""
     engines: dict[str, FakeEngine] = {
         "fake-CustomVoice": FakeEngine("custom_voice"),
         "fake-Base": CloningFakeEngine("base", supports_instruct=False),
@@ -113,7 +115,14 @@ def voice_server(stores: Stores) -> Iterator[VoiceServer]:
         settings=settings,
         saved_voices=LibrarySavedVoices(library),
         voice_library=library,
+        jobs=embedded_job_service(settings, host, stores.sessions, stores.blobs) if with_jobs else None,
     )
     with serve(create_app(services)) as url:
         assert host.wait_ready(30)
         yield VoiceServer(url, stores, library, prompts, engines)
+
+
+@pytest.fixture(scope="module")
+def voice_server(stores: Stores) -> Iterator[VoiceServer]:
+    with serve_voice_app(stores) as server:
+        yield server
