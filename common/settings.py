@@ -179,6 +179,10 @@ class Settings(BaseSettings):
     preload_models: list[str] = Field(
         default_factory=list, description="loaded at start; default_model always"
     )
+    aligner_model: str | None = Field(
+        default=None,
+        description="Qwen3-ForcedAligner for word timestamps: a hub repo id or a local directory; None: off",
+    )
     device: str = "cpu"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     optimization: OptimizationOptions = OptimizationOptions()

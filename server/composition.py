@@ -34,11 +34,14 @@ DEMO_MODEL_TYPES = {
     "demo-VoiceDesign": "voice_design",
     "demo-Base": "base",
 }
+DEMO_ALIGNER = "demo-ForcedAligner"  # word timings of the demo models' noise: well-formed, not meaningful
 DEMO_MAX_FRAMES_PER_PIECE = 100  # random weights seldom say "end of speech": cap each piece at 8 s of noise
 
 
 def demo_settings(settings: Settings, directory: Path) -> Settings:
-    """Write the three tiny random-weight checkpoints (once); serve them instead of the configured models."""
+    """Write the three tiny random-weight checkpoints and a tiny forced aligner (once); serve them instead of
+    the configured models."""
+    from qwen_tts.aligner.tiny_checkpoint import write_tiny_aligner
     from qwen_tts.tiny_checkpoint import write_tiny_checkpoint
 
     models = {}
@@ -47,6 +50,9 @@ def demo_settings(settings: Settings, directory: Path) -> Settings:
         if not (path / "config.json").is_file():
             write_tiny_checkpoint(path, model_type)
         models[name] = str(path)
+    aligner = directory / DEMO_ALIGNER
+    if not (aligner / "config.json").is_file():
+        write_tiny_aligner(aligner)
     log.warning(
         "demo mode: tiny random-weight models; their audio is noise (try every feature, not the voice)"
     )
@@ -55,6 +61,7 @@ def demo_settings(settings: Settings, directory: Path) -> Settings:
             "models": models,
             "default_model": "demo-CustomVoice",
             "preload_models": list(models),
+            "aligner_model": str(aligner),
             "max_frames_per_piece": min(settings.max_frames_per_piece, DEMO_MAX_FRAMES_PER_PIECE),
         }
     )

@@ -93,9 +93,9 @@ def write_tiny_aligner(directory: str | Path, seed: int = 0) -> Path:
     _init_convs(model, seed + _CONV_SEED_OFFSET)
     tensors = {official_name(name): t.contiguous() for name, t in model.state_dict().items()}
     save_file(tensors, str(directory / "model.safetensors"))
-    _write_json(directory / "config.json", raw)
     _write_json(directory / "preprocessor_config.json", preprocessor_config())
     _write_tokenizer(directory)
+    _write_json(directory / "config.json", raw)  # last: a directory with a config.json is complete
     return directory
 
 
