@@ -35,6 +35,7 @@ def fake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeServer
     engines: dict[str, FakeEngine] = {
         "fake-CustomVoice": FakeEngine("custom_voice", delay_s=0.005),
         "fake-Base": CloningFakeEngine("base", supports_instruct=False),
+        "fake-VoiceDesign": FakeEngine("voice_design"),
         "failing-CustomVoice": FakeEngine("custom_voice", fail_at_chunk=1),
         "slow-CustomVoice": FakeEngine("custom_voice", delay_s=0.08),  # a chunk per 80 ms
     }

@@ -33,8 +33,12 @@ def test_messages_before_session_config_are_refused_and_the_socket_stays(fake_se
         ({"voice": "clone:Nobody"}, "voice_not_found", "voice"),
         ({"voice": "alloy", "model": "no-such-model"}, "model_not_found", "model"),
         ({"voice": "alloy", "language": "klingon"}, "unsupported_language", "language"),
-        ({"voice": "alloy", "task_type": "VoiceDesign"}, "model_unavailable", "task_type"),
+        ({"voice": "alloy", "model": "fake-Base", "task_type": "CustomVoice"}, "model_mismatch", "task_type"),
+        ({"task_type": "VoiceDesign"}, "invalid_request", "instructions"),
         ({"voice": "alloy", "timestamp_type": "word"}, "word_timestamps_unavailable", "timestamp_type"),
+        ({"voice": "alloy", "word_timestamps": True}, "word_timestamps_unavailable", "word_timestamps"),
+        ({"voice": "alloy", "split_granularity": "clause"}, "invalid_config", "split_granularity"),
+        ({"voice": "alloy", "speaker_embedding": [0.1]}, "unknown_field", "speaker_embedding"),
         ({}, "invalid_config", None),
     ],
 )
@@ -46,7 +50,7 @@ def test_a_refused_config_names_why_and_the_previous_one_stays(
         refused = event(ws)
         assert (refused["type"], refused["code"], refused.get("param")) == ("error", code, param), refused
         if code == "unknown_field":
-            assert "'bogus'" in refused["message"]
+            assert f"'{param}'" in refused["message"]
         send(ws, type="input.text", text="Before a config.")
         assert event(ws)["code"] == "session_not_configured"
         send(ws, type="session.config", voice="alloy")

@@ -85,6 +85,20 @@ def test_inline_ref_audio_clones_with_the_base_model(fake_server: FakeServer) ->
     assert engine.records[-1].request.voice_clone is engine.records[-2].request.voice_clone is not None
 
 
+def test_voice_design_needs_only_instructions(fake_server: FakeServer) -> None:
+    engine = fake_server.engines["fake-VoiceDesign"]
+    with open_session(fake_server.url) as ws:
+        config = {
+            "task_type": "VoiceDesign",
+            "instructions": "a calm low voice",
+            "split_granularity": "sentence",
+        }
+        send(ws, type="session.config", **config)
+        turn = speak(ws, ["Designed."])
+    assert turn.sentences == ["Designed."] and len(turn.sentence_audio(0)) > 0
+    assert engine.records[-1].request.instruct == "a calm low voice"
+
+
 def test_a_failed_sentence_is_reported_and_the_turn_goes_on(fake_server: FakeServer) -> None:
     with open_session(fake_server.url) as ws:
         send(ws, type="session.config", voice="alloy", model="failing-CustomVoice")

@@ -38,6 +38,9 @@ class SessionConfig(BaseModel):
     ref_audio: str | None = None
     ref_text: str | None = Field(default=None, max_length=2000)
     timestamp_type: Literal["word"] | None = None
+    # vLLM-Omni's other spellings: sentences are this server's only split, word_timestamps=true is "word"
+    split_granularity: Literal["sentence"] | None = None
+    word_timestamps: bool | None = None
     api_key: str | None = Field(
         default=None, max_length=400, description="for clients that cannot set headers"
     )

@@ -20,6 +20,7 @@ import uuid
 from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
 
 from common.errors import ServiceError, Unauthorized
 from common.text import SentenceSplitter
@@ -116,8 +117,11 @@ class Session:
             )
             if self._pipeline.failed in done:
                 failure = self._pipeline.failed.result()
-                if isinstance(failure, WebSocketDisconnect | RuntimeError):  # sending to a closed socket
-                    raise _Closed from failure
+                if (
+                    isinstance(failure, WebSocketDisconnect)
+                    or self._ws.client_state != WebSocketState.CONNECTED
+                ):
+                    raise _Closed from failure  # the sender wrote to a socket the client had closed
                 raise failure
             if not done:
                 if self._pipeline.busy:
@@ -129,6 +133,10 @@ class Session:
             if frame["type"] == "websocket.disconnect":
                 raise _Closed
             return frame
+
+    def _is_connected(self) -> bool:
+        connected = WebSocketState.CONNECTED
+        return self._ws.client_state == connected and self._ws.application_state == connected
 
     async def _handle(self, frame: dict[str, Any]) -> None:
         text = frame.get("text")

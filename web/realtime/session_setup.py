@@ -23,6 +23,7 @@ from web.speech import plan_request, resolve_voice
 from web.speech_plan import split_model_name
 from web.voices import ResolvedVoice
 
+DESIGNED_VOICE = "alloy"  # VoiceDesign needs no voice (instructions describe it); the planner wants a name
 WORD_TIMESTAMPS_UNAVAILABLE = (
     "word timestamps are not available on this server: it has no forced aligner loaded; "
     "leave timestamp_type unset"
@@ -53,7 +54,7 @@ def speech_request(c: SessionConfig, model: str, text: str) -> SpeechRequest:
     return SpeechRequest(
         model=model,
         input=text,
-        voice=c.voice,
+        voice=c.voice or (DESIGNED_VOICE if c.task_type == "VoiceDesign" and not c.ref_audio else None),
         instructions=c.instructions,
         response_format=c.response_format,
         speed=c.speed,
@@ -96,8 +97,9 @@ def model_for(config: SessionConfig, models: Sequence[ModelInfo], default_model:
 
 async def configure(state: AppState, config: SessionConfig) -> SessionSetup:
     """Validate ``config`` against the loaded models and resolve its voice (stores an inline clone)."""
-    if config.timestamp_type == "word":
-        raise ProtocolError(WORD_TIMESTAMPS_UNAVAILABLE, "word_timestamps_unavailable", "timestamp_type")
+    if config.timestamp_type == "word" or config.word_timestamps:
+        param = "timestamp_type" if config.timestamp_type else "word_timestamps"
+        raise ProtocolError(WORD_TIMESTAMPS_UNAVAILABLE, "word_timestamps_unavailable", param)
     dispatcher, settings = state.services.dispatcher, state.services.settings
     try:
         model = model_for(config, dispatcher.models(), settings.default_model)
