@@ -18,6 +18,7 @@ from voice_store.blobs import BlobStore, LocalBlobStore
 from voice_store.db import create_db_engine, create_session_factory, sqlite_url, upgrade_schema
 from web.app import create_app
 from web.deps import Services
+from web.store_adapters import StoreApiKeys
 from workers.embedded import InProcessDispatcher
 from workers.engine_host import EngineHost
 from workers.engine_port import JoinPolicy
@@ -61,11 +62,13 @@ def embedded_server(
     *,
     encode: EncodeFile = encode_file,
     wrap_blobs: Callable[[BlobStore], BlobStore] = lambda blobs: blobs,
+    with_api_keys: bool = False,
     **jobs: Any,
 ) -> Iterator[EmbeddedServer]:
     """Serve the API with jobs; a second server on the same ``data_dir`` resumes the first one's jobs.
 
-    ``encode`` and ``wrap_blobs`` are the jobs' encoder and blob store seams (the tests' faults go there)."""
+    ``encode`` and ``wrap_blobs`` are the jobs' encoder and blob store seams (the tests' faults go there);
+    ``with_api_keys``: the keys in its database guard the API (once one exists)."""
     settings = job_settings(data_dir, engines, **jobs)
     url = sqlite_url(data_dir / "store.sqlite3")
     upgrade_schema(url)
@@ -83,6 +86,7 @@ def embedded_server(
         dispatcher=InProcessDispatcher(host),
         settings=settings,
         jobs=embedded_job_service(settings, host, sessions, wrap_blobs(blobs), encode=encode),
+        **({"api_keys": StoreApiKeys(sessions)} if with_api_keys else {}),
     )
     try:
         with serve(create_app(services)) as base_url:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,6 +16,8 @@ from tests.jobs.client import BOOK, wait_for_job
 from tests.jobs.embedded import EmbeddedServer, embedded_server
 from tests.jobs.sse import all_events, check_sequence, read_events
 from tests.service.fake_engine import FakeEngine
+from voice_store import api_keys
+from voice_store.db import session_scope
 
 MODEL = "fake-CustomVoice"
 
@@ -48,8 +51,9 @@ def client(server: EmbeddedServer) -> Iterator[httpx.Client]:
         yield client
 
 
-def submit(client: httpx.Client, **body: object) -> str:
-    response = client.post("/v1/jobs", json={"voice": "alloy", "response_format": "wav"} | body)
+def submit(client: httpx.Client, headers: dict[str, str] | None = None, **body: object) -> str:
+    body = {"voice": "alloy", "response_format": "wav"} | body
+    response = client.post("/v1/jobs", json=body, headers=headers)
     assert response.status_code == 202, response.text
     return str(response.json()["id"])
 
@@ -117,3 +121,19 @@ def test_unknown_jobs_and_bad_event_ids_are_errors_before_the_stream(client: htt
     job_id = submit(client, input="Short.")
     bad = client.get(f"/v1/jobs/{job_id}/events", headers={"Last-Event-ID": "abc"})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "Last-Event-ID"
+
+
+def test_events_need_the_key_that_owns_the_job(tmp_path: Path) -> None:
+    with embedded_server(tmp_path, {MODEL: FakeEngine("custom_voice")}, with_api_keys=True) as server:
+        with session_scope(server.sessions, write=True) as session:
+            _, owner = api_keys.create_api_key(session=session, name="owner")
+            _, other = api_keys.create_api_key(session=session, name="other")
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            headers = {"Authorization": f"Bearer {owner}"}
+            job_id = submit(client, input="Mine alone.", headers=headers)
+            path = f"/v1/jobs/{job_id}/events"
+            assert client.get(path).status_code == 401
+            foreign = client.get(path, headers={"Authorization": f"Bearer {other}"})
+            assert foreign.status_code == 404 and foreign.json()["error"]["code"] == "job_not_found"
+            client.headers.update(headers)
+            assert all_events(client, job_id)[-1].type == "job.succeeded"
