@@ -1,8 +1,9 @@
-"""The web pages: the voice library at ``/ui``, the jobs view at ``/ui/jobs`` (plain HTML + vanilla JS).
+"""The web pages: the playground at ``/ui`` (where ``/`` leads), the voice library at ``/ui/voices`` and the
+audiobook jobs at ``/ui/jobs`` (plain HTML, one stylesheet, vanilla JS: no build step, no CDN, works offline).
 
-The pages talk only to the public API (``/v1/voices``, ``/v1/audio/speech``, ``/v1/jobs``) with the API key
-the user types (kept in the browser's localStorage) when the server has keys. ``common.js`` holds what both
-share.
+The pages talk only to the public API (``/v1/audio/speech``, ``/v1/audio/voices``, ``/v1/models``,
+``/v1/voices``, ``/v1/jobs``) with the API key the user types (kept for the tab in sessionStorage) when the
+server has keys. ``common.js`` holds what the pages share, ``player.js`` the streamed playback.
 """
 
 from __future__ import annotations
@@ -19,7 +20,16 @@ router = APIRouter(include_in_schema=False)
 
 _HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 _CSP = "default-src 'self'; media-src 'self' blob:; style-src 'self' 'unsafe-inline'"
-_SCRIPTS = frozenset({"common.js", "voices.js", "jobs.js"})
+_PAGES = {"": "index.html", "voices": "voices.html", "jobs": "jobs.html"}
+_ASSETS = {
+    "style.css": "text/css",
+    "favicon.svg": "image/svg+xml",
+    "common.js": "text/javascript",
+    "player.js": "text/javascript",
+    "playground.js": "text/javascript",
+    "voices.js": "text/javascript",
+    "jobs.js": "text/javascript",
+}
 
 
 @functools.cache  # package data: read once per process, not on every page load (in the event loop)
@@ -33,27 +43,25 @@ def _page(name: str) -> HTMLResponse:
 
 @router.get("/")
 async def home() -> RedirectResponse:
-    """A newcomer opening the server in a browser lands on the web page."""
+    """A newcomer opening the server in a browser lands on the playground."""
     return RedirectResponse("/ui")
 
 
 @router.get("/ui")
-async def voices_page() -> HTMLResponse:
-    return _page("index.html")
+async def playground_page() -> HTMLResponse:
+    return _page(_PAGES[""])
 
 
 @router.get("/ui/")
-async def voices_page_slash() -> RedirectResponse:
+async def playground_slash() -> RedirectResponse:
     return RedirectResponse("/ui")
 
 
-@router.get("/ui/jobs")
-async def jobs_page() -> HTMLResponse:
-    return _page("jobs.html")
-
-
 @router.get("/ui/{name}")
-async def script(name: str) -> Response:
-    if name not in _SCRIPTS:
-        raise NotFound(f"no page asset {name!r}")
-    return Response(_read(name), media_type="text/javascript", headers=_HEADERS)
+async def page_or_asset(name: str) -> Response:
+    """``/ui/voices`` and ``/ui/jobs`` are pages; the rest are the pages' stylesheet and scripts."""
+    if name in _PAGES:
+        return _page(_PAGES[name])
+    if name not in _ASSETS:
+        raise NotFound(f"no page or page asset {name!r}")
+    return Response(_read(name), media_type=_ASSETS[name], headers=_HEADERS)

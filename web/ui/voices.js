@@ -1,41 +1,38 @@
-// The voice library page: list, upload (file or microphone), edit the transcript, delete, and preview a
-// text in a voice with streamed playback (fetch of 24 kHz s16le PCM → Web Audio, scheduled gaplessly).
+// The voice library page: add a voice from a dropped file or the microphone (level meter, duration counter,
+// preview before saving, consent), search, edit the transcript, preview with streamed playback, delete.
 "use strict";
 
-const SAMPLE_RATE = 24000;
 let recorded = null; // a Blob from the microphone, used when no file is chosen
 let nextCursor = null;
 
-function cell(row, content) {
-  const td = row.insertCell();
-  if (content instanceof Node) td.append(content); else td.textContent = content;
-  return td;
+function showTake(blob, description) {
+  if ($("take-audio").src) URL.revokeObjectURL($("take-audio").src);
+  $("take-audio").src = URL.createObjectURL(blob);
+  $("take").hidden = false;
+  $("recording").textContent = description;
 }
 
-function button(label, onClick) {
-  const b = document.createElement("button");
-  b.type = "button";
-  b.textContent = label;
-  b.addEventListener("click", onClick);
-  return b;
+function chooseFile(file) {
+  if (!file) return;
+  recorded = null;
+  showTake(file, `Chosen: ${file.name} (${(file.size / 1024).toFixed(0)} KiB).`);
+  if (!$("voice-name").value) $("voice-name").value = file.name.replace(/\.[^.]+$/, "").slice(0, 100);
 }
 
-function voiceRow(voice) {
-  const row = document.createElement("tr");
-  row.dataset.voiceId = voice.id;
-  row.dataset.voiceName = voice.name;
-  cell(row, voice.name);
-  const transcript = document.createElement("textarea");
+function voiceCard(voice) {
+  const transcript = el("textarea", { class: "transcript", "aria-label": `Transcript of ${voice.name}` });
   transcript.value = voice.ref_text || "";
-  transcript.className = "transcript";
-  cell(row, transcript);
-  cell(row, `${voice.duration_s.toFixed(1)} s`);
-  cell(row, document.createElement("span")).append(
-    button("Save transcript", () => saveTranscript(voice, transcript.value)),
-    button("Preview", () => preview(voice)),
-    button("Delete", () => removeVoice(voice)),
-  );
-  return row;
+  const message = el("p", { class: "message", role: "status" });
+  return el("li", { class: "card", dataset: { voiceId: voice.id, voiceName: voice.name } },
+    el("header", {}, el("h3", {}, voice.name),
+      el("span", { class: "muted" }, `${voice.duration_s.toFixed(1)} s · ${voice.language || "auto"} · ${when(voice.created_at)}`)),
+    transcript,
+    el("div", { class: "actions" },
+      button("Preview", () => preview(voice, message)),
+      button("Save transcript", () => saveTranscript(voice, transcript.value, message)),
+      el("a", { class: "button small", href: `/ui?voice=${encodeURIComponent(`clone:${voice.name}`)}` }, "Use in playground"),
+      button("Delete", () => removeVoice(voice, message), "small danger")),
+    message);
 }
 
 async function loadVoices(append = false) {
@@ -46,150 +43,147 @@ async function loadVoices(append = false) {
   try {
     const page = await (await api(`/v1/voices?${params}`)).json();
     if (!append) $("voices").replaceChildren();
-    for (const voice of page.data) $("voices").append(voiceRow(voice));
+    for (const voice of page.data) $("voices").append(voiceCard(voice));
+    $("voices").dataset.filter = filter; // what the list shows (a test waits for its search to apply)
     nextCursor = page.next_cursor;
     $("more").hidden = !page.has_more;
+    const empty = !$("voices").children.length;
+    $("voices-empty").hidden = !empty;
+    $("voices-empty").textContent = filter ? `No voice matches "${filter}".`
+      : "No saved voices yet. Drop a recording on the left, or record one.";
+    say("status", "");
   } catch (error) {
-    setStatus(`Could not list voices: ${error.message}`, true);
+    say("status", `Could not list voices: ${error.message}`, "error");
   }
 }
 
 async function upload(event) {
   event.preventDefault();
   const form = new FormData();
-  form.set("name", $("voice-name").value);
-  form.set("ref_text", $("voice-text").value);
-  form.set("language", $("voice-language").value || "auto");
+  const name = $("voice-name").value.trim();
   const file = $("voice-file").files[0];
   if (file) form.set("file", file);
   else if (recorded) form.set("file", recorded, `recording.${recorded.type.includes("ogg") ? "ogg" : "webm"}`);
-  else return setStatus("Choose an audio file or record one first.", true);
-  setStatus("Uploading…");
+  else return say("upload-message", "Choose an audio file or record one first.", "error");
+  if (!name) { $("voice-name").focus(); return say("upload-message", "Give the voice a name.", "error"); }
+  if (!$("consent").checked) {
+    $("consent").focus();
+    return say("upload-message", "Confirm that you may clone this voice.", "error");
+  }
+  form.set("name", name);
+  form.set("ref_text", $("voice-text").value);
+  form.set("language", $("voice-language").value || "auto");
+  say("upload-message", "Uploading…");
+  $("save").disabled = true;
   try {
     const voice = await (await api("/v1/voices", { method: "POST", body: form })).json();
-    setStatus(`Saved "${voice.name}" (${voice.duration_s.toFixed(1)} s).`);
+    say("upload-message", `Saved "${voice.name}" (${voice.duration_s.toFixed(1)} s).`, "ok");
     $("upload-form").reset();
     recorded = null;
+    $("take").hidden = true;
     $("recording").textContent = "";
     await loadVoices();
   } catch (error) {
-    setStatus(`Upload failed: ${error.message}`, true);
+    say("upload-message", `Upload failed: ${error.message}`, "error");
+  } finally {
+    $("save").disabled = false;
   }
 }
 
-async function saveTranscript(voice, text) {
+async function saveTranscript(voice, text, message) {
   try {
     const body = JSON.stringify({ ref_text: text, x_vector_only: !text.trim() });
-    await api(`/v1/voices/${voice.id}`, {
-      method: "PATCH", body, headers: { "Content-Type": "application/json" },
-    });
-    setStatus(`Transcript of "${voice.name}" saved.`);
+    await api(`/v1/voices/${voice.id}`, { method: "PATCH", body, headers: { "Content-Type": "application/json" } });
+    say(message, "Transcript saved.", "ok");
   } catch (error) {
-    setStatus(`Saving failed: ${error.message}`, true);
+    say(message, `Saving failed: ${error.message}`, "error");
   }
 }
 
-async function removeVoice(voice) {
-  if (!window.confirm(`Delete the voice "${voice.name}"?`)) return;
+async function removeVoice(voice, message) {
+  if (!window.confirm(`Delete the voice "${voice.name}"? This cannot be undone.`)) return;
   try {
     await api(`/v1/voices/${voice.id}`, { method: "DELETE" });
-    setStatus(`Deleted "${voice.name}".`);
+    say("status", `Deleted "${voice.name}".`, "ok");
     await loadVoices();
   } catch (error) {
-    setStatus(`Delete failed: ${error.message}`, true);
+    say(message, `Delete failed: ${error.message}`, "error");
   }
 }
 
-// Streamed playback: every chunk of PCM is scheduled right after the previous one, as it arrives.
-async function preview(voice) {
-  const status = $("status");
-  const context = new AudioContext({ sampleRate: SAMPLE_RATE });
-  let playAt = context.currentTime + 0.1;
-  let carry = new Uint8Array(0); // an odd trailing byte waits for the next chunk
-  let received = 0;
-  status.dataset.bytes = "0";
-  status.dataset.state = "requesting";
-  setStatus(`Synthesizing with "${voice.name}"…`);
+async function preview(voice, message) {
+  say(message, "Synthesizing…");
   try {
-    const response = await api("/v1/audio/speech", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({
-        model: "tts-1", voice: `clone:${voice.name}`, input: $("preview-text").value,
-        response_format: "pcm", stream: true,
-      }),
-    });
-    const reader = response.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      received += value.length;
-      const bytes = new Uint8Array(carry.length + value.length);
-      bytes.set(carry);
-      bytes.set(value, carry.length);
-      const usable = bytes.length - (bytes.length % 2);
-      carry = bytes.slice(usable);
-      if (usable === 0) continue;
-      const pcm = new Int16Array(bytes.buffer, 0, usable / 2);
-      const buffer = context.createBuffer(1, pcm.length, SAMPLE_RATE);
-      const channel = buffer.getChannelData(0);
-      for (let i = 0; i < pcm.length; i++) channel[i] = pcm[i] / 32768;
-      const source = context.createBufferSource();
-      source.buffer = buffer;
-      source.connect(context.destination);
-      playAt = Math.max(playAt, context.currentTime);
-      source.start(playAt);
-      playAt += buffer.duration;
-      status.dataset.bytes = String(received);
-      status.dataset.state = "playing";
-    }
-    status.dataset.audio = context.state; // "running": Web Audio is playing what arrived
-    status.dataset.state = "done";
-    setStatus(`Preview of "${voice.name}": ${(received / 2 / SAMPLE_RATE).toFixed(1)} s of audio streamed.`);
+    const result = await playPcmStream({ model: "tts-1", voice: `clone:${voice.name}`, input: $("preview-text").value });
+    say(message, `Played ${result.seconds.toFixed(1)} s; first audio after ${Math.round(result.ttfa * 1000)} ms.`, "ok");
   } catch (error) {
-    status.dataset.state = "error";
-    setStatus(`Preview failed: ${error.message}`, true);
+    window.audioStats.state = "error";
+    publish(window.audioStats);
+    say(message, `Preview failed: ${error.message}`, "error");
   }
 }
 
+// The microphone: MediaRecorder for the take, an AnalyserNode for the level meter, a clock for its length.
 async function toggleRecording() {
   const recordButton = $("record");
-  if (recordButton.recorder) {
-    recordButton.recorder.stop();
-    return;
-  }
+  if (recordButton.recorder) { recordButton.recorder.stop(); return; }
   try {
     const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
     const recorder = new MediaRecorder(stream);
+    const context = new AudioContext();
+    const analyser = context.createAnalyser();
+    context.createMediaStreamSource(stream).connect(analyser);
+    const samples = new Float32Array(analyser.fftSize);
+    const started = performance.now();
+    const tick = setInterval(() => {
+      analyser.getFloatTimeDomainData(samples);
+      $("level").value = Math.min(1, Math.sqrt(samples.reduce((s, x) => s + x * x, 0) / samples.length) * 4);
+      const seconds = Math.floor((performance.now() - started) / 1000);
+      $("clock").textContent = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+    }, 100);
     const parts = [];
     recorder.addEventListener("dataavailable", (e) => parts.push(e.data));
     recorder.addEventListener("stop", () => {
+      clearInterval(tick);
+      context.close();
       stream.getTracks().forEach((track) => track.stop());
+      $("level").value = 0;
       recorded = new Blob(parts, { type: recorder.mimeType || "audio/webm" });
+      $("voice-file").value = "";
       recordButton.recorder = null;
-      recordButton.textContent = "Record from microphone";
-      $("recording").textContent = `Recorded ${(recorded.size / 1024).toFixed(0)} KiB; it is used unless a file is chosen.`;
+      recordButton.textContent = "Record again";
+      recordButton.classList.remove("danger");
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      showTake(recorded, `Recorded ${seconds} s (${(recorded.size / 1024).toFixed(0)} KiB): listen, then save.`);
     });
     recorder.start();
     recordButton.recorder = recorder;
     recordButton.textContent = "Stop recording";
-    $("recording").textContent = "Recording…";
+    recordButton.classList.add("danger");
+    $("recording").textContent = "Recording… speak now.";
   } catch (error) {
-    setStatus(`Microphone unavailable: ${error.message}`, true);
+    say("upload-message", `Microphone unavailable: ${error.message}`, "error");
   }
 }
 
-let filterTimer = null;
+const drop = $("drop");
+drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (event) => {
+  event.preventDefault();
+  drop.classList.remove("over");
+  if (!event.dataTransfer.files.length) return;
+  $("voice-file").files = event.dataTransfer.files;
+  chooseFile($("voice-file").files[0]);
+});
+$("voice-file").addEventListener("change", () => chooseFile($("voice-file").files[0]));
 $("upload-form").addEventListener("submit", upload);
 $("record").addEventListener("click", toggleRecording);
 $("more").addEventListener("click", () => loadVoices(true));
+let filterTimer = null;
 $("filter").addEventListener("input", () => {
   clearTimeout(filterTimer);
   filterTimer = setTimeout(() => loadVoices(), 250);
 });
-$("api-key").value = localStorage.getItem("qwen3-tts-api-key") || "";
-$("api-key").addEventListener("change", () => {
-  localStorage.setItem("qwen3-tts-api-key", $("api-key").value.trim());
-  loadVoices();
-});
+setupKey(() => loadVoices());
 loadVoices();
