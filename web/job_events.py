@@ -23,6 +23,7 @@ from fastapi.responses import StreamingResponse
 
 from common.errors import InvalidRequest
 from common.jobs.service import JobEventRecord, JobService
+from voice_store.errors import JobNotFound
 from voice_store.job_events import CHAPTER_COMPLETED
 from web.deps import CurrentKey
 from web.errors import error_responses
@@ -63,7 +64,10 @@ async def event_stream(
     yield f"retry: {int(poll_s * 2000)}\n\n"  # how soon a browser's EventSource reconnects
     quiet_since = time.monotonic()
     while True:
-        batch = await asyncio.to_thread(jobs.events, job_id, api_key_id=api_key_id, after_id=after_id)
+        try:
+            batch = await asyncio.to_thread(jobs.events, job_id, api_key_id=api_key_id, after_id=after_id)
+        except JobNotFound:
+            return  # deleted meanwhile (only finished jobs can be): its terminal event was already due
         for event in batch.events:
             yield sse_message(job_id, event)
             after_id = event.id
