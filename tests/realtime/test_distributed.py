@@ -28,6 +28,15 @@ FRAME_BYTES = 1920 * 2
 TINY_MAX_FRAMES = 6
 
 
+def _env(
+    redis: str, prefix: str, database: str, s3: MotoServer, models: dict[str, str], **extra: str
+) -> dict:
+    namespace = prefix.rstrip(":")
+    return distributed_env(
+        redis_url=redis, namespace=namespace, database_url=database, s3=s3, models=models, **extra
+    )
+
+
 @pytest.fixture(scope="module")
 def cluster(
     redis_url: str,  # noqa: F811
@@ -37,13 +46,7 @@ def cluster(
     """(API url, the cluster's Redis key prefix) with one fake-engine worker."""
     with isolated_prefix(redis_url, stem="test-") as prefix:
         models = {FAST: "/nonexistent/fast", SLOW: "/nonexistent/slow"}
-        env = distributed_env(
-            redis_url=redis_url,
-            namespace=prefix.rstrip(":"),
-            database_url=migrated_postgres_url,
-            s3=moto_server,
-            models=models,
-        )
+        env = _env(redis_url, prefix, migrated_postgres_url, moto_server, models)
         spec = f"{FAST}:custom_voice:0,{SLOW}:custom_voice:0.05"
         with worker_process(env, models=spec, hostname="rt@test"), serve_distributed(env) as url:
             yield url, prefix
@@ -102,14 +105,8 @@ def tiny_cluster(
         for name, kind in {"tiny-CustomVoice": "custom_voice", "tiny-Base": "base"}.items()
     }
     with isolated_prefix(redis_url, stem="test-") as prefix:
-        env = distributed_env(
-            redis_url=redis_url,
-            namespace=prefix.rstrip(":"),
-            database_url=migrated_postgres_url,
-            s3=moto_server,
-            models=checkpoints,
-            QWEN_TTS_MAX_FRAMES_PER_PIECE=str(TINY_MAX_FRAMES),
-        )
+        frames = {"QWEN_TTS_MAX_FRAMES_PER_PIECE": str(TINY_MAX_FRAMES)}
+        env = _env(redis_url, prefix, migrated_postgres_url, moto_server, checkpoints, **frames)
         with (
             worker_process(env, models=",".join(checkpoints), hostname="rt-tiny@test", tiny=True),
             serve_distributed(env) as url,

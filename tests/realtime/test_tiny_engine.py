@@ -5,48 +5,26 @@ seeded sentence that sounds as ``/v1/audio/speech`` makes it, and an inline ``re
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 
-from common.settings import Settings
-from server.composition import (
-    build_clone_prompts,
-    build_embedded_services,
-    build_host,
-    demo_settings,
-    open_stores,
-)
 from tests.realtime.client import open_session, send, speak
 from tests.realtime.test_turns import tokens
 from tests.service.audio_probe import decode, probe
-from tests.service.harness import serve
 from tests.voices.fakes import recording
-from web.app import create_app
-from workers.engine_loading import engine_loader
 
-pytest.importorskip("qwen_tts.tiny_checkpoint")
+# the embedded demo composition with the voice library, as the voice tests serve it (skips without the
+# tiny checkpoint writer)
+from tests.voices.test_tiny_clone import MAX_FRAMES, TIMEOUT, TinyServer, tiny  # noqa: F401
 
 FRAME = 1920
-MAX_FRAMES = 6
-TIMEOUT = 120
 
 
 @pytest.fixture(scope="module")
-def tiny_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data_dir = Path(tmp_path_factory.mktemp("rt-tiny"))
-    settings = demo_settings(Settings(data_dir=data_dir), data_dir / "models")
-    settings = settings.model_copy(update={"max_frames_per_piece": MAX_FRAMES})
-    stores = open_stores(settings)
-    loader, prompts = build_clone_prompts(settings, *stores, engine_loader(settings))
-    host = build_host(settings, loader, clone_prompts=prompts)
-    services = build_embedded_services(settings, host, demo=True, stores=stores, prompts=prompts)
-    with serve(create_app(services), timeout_s=TIMEOUT) as url:
-        assert host.wait_ready(TIMEOUT)
-        yield url
+def tiny_url(tiny: TinyServer) -> str:  # noqa: F811
+    return tiny.url
 
 
 def test_tokens_in_pcm_out_as_the_speech_endpoint_makes_it(tiny_url: str) -> None:

@@ -49,24 +49,21 @@ class SessionSetup:
         return plan.job.model_copy(update={"max_new_frames": self.config.max_new_tokens})
 
 
+_SHARED_FIELDS = {
+    "instructions", "response_format", "speed", "language", "seed", "temperature", "top_p", "top_k",
+    "repetition_penalty", "ref_audio", "ref_text",
+}  # fmt: skip
+
+
 def speech_request(c: SessionConfig, model: str, text: str) -> SpeechRequest:
     """The ``/v1/audio/speech`` request a sentence of this session amounts to (validated like one)."""
+    voice = c.voice or (DESIGNED_VOICE if c.task_type == "VoiceDesign" and not c.ref_audio else None)
     return SpeechRequest(
         model=model,
         input=text,
-        voice=c.voice or (DESIGNED_VOICE if c.task_type == "VoiceDesign" and not c.ref_audio else None),
-        instructions=c.instructions,
-        response_format=c.response_format,
-        speed=c.speed,
-        language=c.language,
-        seed=c.seed,
-        temperature=c.temperature,
-        top_p=c.top_p,
-        top_k=c.top_k,
-        repetition_penalty=c.repetition_penalty,
-        ref_audio=c.ref_audio,
-        ref_text=c.ref_text,
+        voice=voice,
         x_vector_only=c.x_vector_only_mode,
+        **c.model_dump(include=_SHARED_FIELDS),
     )
 
 
