@@ -22,7 +22,7 @@ from common.errors import InvalidRequest
 from voice_store import voice_consents
 from voice_store.blobs import BlobStore
 from voice_store.db import session_scope
-from voice_store.errors import BlobStoreError
+from voice_store.errors import BlobStoreError, ConsentNotFound
 from voice_store.models.voice_consents import (
     CONSENT_LANGUAGE_MAX_LENGTH,
     CONSENT_NAME_MAX_LENGTH,
@@ -68,6 +68,16 @@ def clean_language(language: str | None) -> str:
     if len(value) > CONSENT_LANGUAGE_MAX_LENGTH or not BCP47.fullmatch(value):
         raise InvalidRequest(f"language {value!r} is not a BCP 47 tag such as en-US", param="language")
     return value
+
+
+def check_consent(session: Session, consent_id: str) -> None:
+    """A 400 naming ``consent`` when the consent is unknown or deleted (OpenAI answers a bad consent so)."""
+    try:
+        voice_consents.get_consent(session=session, consent_id=consent_id, for_update=True)
+    except ConsentNotFound as e:
+        raise InvalidRequest(
+            f"voice consent {consent_id!r} not found", param="consent", code="consent_not_found"
+        ) from e
 
 
 class ConsentLibrary:

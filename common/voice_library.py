@@ -22,14 +22,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from common.audio.upload import IngestLimits, ReferenceAudio, ingest_audio
 from common.contracts import SAMPLE_RATE
-from common.errors import InvalidRequest
-from common.voice_consents import ConsentLibrary
-from voice_store import voice_consents, voices
+from common.voice_consents import ConsentLibrary, check_consent
+from voice_store import voices
 from voice_store.blobs import BlobStore
 from voice_store.db import session_scope
 from voice_store.errors import (
     BlobStoreError,
-    ConsentNotFound,
     InvalidInputError,
     VoiceNameTaken,
     VoiceNotFound,
@@ -101,16 +99,6 @@ def check_mode(*, ref_text: str | None, x_vector_only: bool) -> None:
         raise InvalidInputError(
             "ref_text (the transcript of the audio) is required unless x_vector_only is true"
         )
-
-
-def check_consent(session: Session, consent_id: str) -> None:
-    """A 400 naming ``consent`` when the consent is unknown or deleted (OpenAI answers a bad consent so)."""
-    try:
-        voice_consents.get_consent(session=session, consent_id=consent_id, for_update=True)
-    except ConsentNotFound as e:
-        raise InvalidRequest(
-            f"voice consent {consent_id!r} not found", param="consent", code="consent_not_found"
-        ) from e
 
 
 class VoiceLibrary:
