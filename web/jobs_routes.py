@@ -89,9 +89,10 @@ def list_jobs(
     status: JobStatus | None = None,
 ) -> dict[str, object]:
     page = jobs.list(api_key_id=key.id if key else None, limit=limit, cursor=after, status=status)
+    details = jobs.details([j.id for j in page.items])
     return {
         "object": "list",
-        "data": [job_view(j).model_dump(mode="json") for j in page.items],
+        "data": [job_view(j, details.get(j.id)).model_dump(mode="json") for j in page.items],
         "has_more": page.next_cursor is not None,
         "next_cursor": page.next_cursor,
     }
@@ -99,12 +100,14 @@ def list_jobs(
 
 @router.get("/{job_id}", response_model=JobView, responses=error_responses(404, 503))
 def get_job(job_id: str, key: CurrentKey, jobs: Jobs) -> JobView:
-    return job_view(jobs.get(job_id, api_key_id=key.id if key else None))
+    job = jobs.get(job_id, api_key_id=key.id if key else None)
+    return job_view(job, jobs.details([job.id]).get(job.id))
 
 
 @router.post("/{job_id}/cancel", response_model=JobView, responses=error_responses(404, 409, 503))
 def cancel_job(job_id: str, key: CurrentKey, jobs: Jobs) -> JobView:
-    return job_view(jobs.cancel(job_id, api_key_id=key.id if key else None))
+    job = jobs.cancel(job_id, api_key_id=key.id if key else None)
+    return job_view(job, jobs.details([job.id]).get(job.id))
 
 
 @router.delete("/{job_id}", responses=error_responses(404, 409, 503))

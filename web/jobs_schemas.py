@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from common.jobs.segmentation import Chapter
+from voice_store.job_details import JobDetails
 from voice_store.models.jobs import Job, JobErrorStep
 from web.schemas import (
     Language,
@@ -114,6 +116,24 @@ class JobOutput(BaseModel):
     url: str
 
 
+class ChapterProgressView(BaseModel):
+    chapter: int
+    segments_done: int
+    segments_total: int
+
+
+class WebhookDeliveryView(BaseModel):
+    """The job's latest webhook event and how its delivery stands."""
+
+    event_type: str = Field(description="job.succeeded, job.failed or job.canceled")
+    status: str = Field(description="pending (being sent or retried), delivered, failed (given up)")
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    next_attempt_at: datetime | None
+
+
 class JobView(BaseModel):
     id: str
     object: Literal["job"] = "job"
@@ -127,6 +147,10 @@ class JobView(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    chapters: list[ChapterProgressView] = Field(default_factory=list, description="progress per chapter")
+    webhook_delivery: WebhookDeliveryView | None = Field(
+        default=None, description="null until the job ends with a callback_url"
+    )
 
 
 class CreatedJobView(JobView):
@@ -139,8 +163,10 @@ def output_url(job_id: str, chapter: int | None) -> str:
     return f"/v1/jobs/{job_id}/audio" if chapter is None else f"/v1/jobs/{job_id}/chapters/{chapter}/audio"
 
 
-def job_view(job: Job) -> JobView:
+def job_view(job: Job, details: JobDetails | None = None) -> JobView:
+    """``details`` (``JobService.details``): the chapters' progress and the webhook's delivery, when read."""
     request = job.request or {}
+    details = details or JobDetails()
     total = max(job.segments_total, 1)
     return JobView(
         id=job.id,
@@ -176,4 +202,6 @@ def job_view(job: Job) -> JobView:
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
+        chapters=[ChapterProgressView(**asdict(c)) for c in details.chapters],
+        webhook_delivery=WebhookDeliveryView(**asdict(details.webhook)) if details.webhook else None,
     )

@@ -25,6 +25,7 @@ from common.webhooks.ssrf import Resolver, check_url, system_resolver
 from voice_store import job_events, job_transitions, jobs, webhooks
 from voice_store.blobs.port import BlobStore
 from voice_store.db import session_scope
+from voice_store.job_details import JobDetails, read_job_details
 from voice_store.models.jobs import Job, JobErrorStep, JobStatus
 from voice_store.pagination import Page
 
@@ -169,6 +170,11 @@ class JobService:
             return jobs.list_jobs(
                 session=session, limit=limit, cursor=cursor, status=status, api_key_id=api_key_id
             )
+
+    def details(self, job_ids: Sequence[str]) -> dict[str, JobDetails]:
+        """Per-chapter progress and webhook delivery of jobs already read (and checked) by get or list."""
+        with session_scope(self._sessions) as session:
+            return read_job_details(session=session, job_ids=job_ids)
 
     def cancel(self, job_id: str, *, api_key_id: str | None) -> Job:
         with session_scope(self._sessions, write=True) as session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,6 +97,18 @@ def test_a_book_is_spoken_per_chapter_and_whole_with_one_signed_webhook(
     event = Webhook(submitted["webhook"]["secret"]).verify(delivery.body, delivery.headers)
     assert event["type"] == "job.succeeded"
     assert event["data"]["id"] == job["id"] and event["data"]["metadata"] == {"book": "1984"}
+
+    chapters = [(c["chapter"], c["segments_done"] == c["segments_total"] > 0) for c in job["chapters"]]
+    assert chapters == [(0, True), (1, True), (2, True)]
+    assert sum(c["segments_total"] for c in job["chapters"]) == progress["segments_total"]
+    deadline = time.monotonic() + 30  # the relay records the answer just after the receiver got it
+    while (hook := client.get(f"/v1/jobs/{job['id']}").json()["webhook_delivery"])["status"] != "delivered":
+        assert time.monotonic() < deadline, hook
+        time.sleep(0.05)
+    assert hook["event_type"] == "job.succeeded" and hook["last_status_code"] == 200
+    assert hook["attempts"] == 1 and hook["delivered_at"] is not None
+    listed = client.get("/v1/jobs", params={"limit": 100}).json()["data"]
+    assert next(j for j in listed if j["id"] == job["id"])["webhook_delivery"]["status"] == "delivered"
 
 
 def test_an_idempotency_key_replay_returns_the_same_job_and_runs_it_once(

@@ -46,6 +46,7 @@ if not Path(CHROMIUM).exists():
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = Path(tmp_path_factory.mktemp("ui"))
     jobs = {"segment_chars": 64, "relay_poll_s": 0.1, "chapter_pause_ms": 200.0}
+    jobs |= {"webhook_allow_private": True, "webhook_timeout_s": 2.0, "webhook_retry_schedule_s": (0.2, 0.2)}
     settings = demo_settings(Settings(data_dir=data_dir, jobs=jobs), data_dir / "models")
     settings = settings.model_copy(update={"max_frames_per_piece": MAX_FRAMES})
     stores = open_stores(settings)

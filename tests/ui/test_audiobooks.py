@@ -9,6 +9,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from tests.jobs.receiver import run_receiver
 from tests.ui.conftest import PHONE, OpenPage, assert_fits_width, assert_in_viewport, screenshot
 from tests.voices.conftest import unique
 
@@ -82,12 +83,24 @@ def test_a_running_book_is_canceled_then_deleted(open_page: OpenPage, tmp_path: 
     submit_file(page, tmp_path, title, text, "mp3")
     job_id = page.locator("#status").get_attribute("data-job-id")
     running = page.locator(f'li.card[data-job-id="{job_id}"]:not([data-status="succeeded"])')
-    expect(running.locator("progress")).to_be_visible()
+    expect(running.locator("progress").first).to_be_visible()
+    expect(running.locator('.progress-list li[data-chapter="0"]')).to_contain_text("One")  # per chapter
     running.get_by_role("button", name="Cancel").click()
     canceled = page.locator(f'li.card[data-job-id="{job_id}"][data-status="canceled"]')
     expect(canceled).to_be_visible()
     canceled.get_by_role("button", name="Delete").click()
     expect(page.locator(f'li.card[data-job-id="{job_id}"]')).to_have_count(0)
+
+
+def test_the_webhook_delivery_is_shown(open_page: OpenPage, tmp_path: Path) -> None:
+    page = open_page("/ui/jobs")
+    with run_receiver() as receiver:
+        page.fill("#job-callback", receiver.url)
+        submit_file(page, tmp_path, unique("Hooked"), "# Only\nA short one.", "wav")
+        job_id = page.locator("#status").get_attribute("data-job-id")
+        card = page.locator(f'li.card[data-job-id="{job_id}"]')
+        expect(card.locator(".webhook")).to_have_text("Webhook delivered (200)")
+        assert len(receiver.deliveries) == 1
 
 
 def test_an_empty_text_is_refused_next_to_the_form(open_page: OpenPage) -> None:

@@ -87,6 +87,15 @@ function webhookLine(job) {
   return el("p", { class: `hint webhook ${hook.status}` }, text);
 }
 
+// While it runs: each chapter's segments done (GET /v1/jobs gives them per chapter).
+function chapterProgress(job, titles) {
+  if (FINISHED.has(job.status) || !(job.chapters || []).length) return null;
+  return el("ul", { class: "chapters progress-list" }, ...job.chapters.map((c) => el("li", { dataset: { chapter: String(c.chapter) } },
+    el("span", { class: "title" }, titles[c.chapter] || `Chapter ${c.chapter + 1}`),
+    el("progress", { max: String(c.segments_total), value: String(c.segments_done), "aria-label": `Progress of chapter ${c.chapter + 1}` }),
+    el("span", { class: "hint" }, c.segments_done === c.segments_total ? "done" : `${c.segments_done}/${c.segments_total}`))));
+}
+
 function jobCard(job) {
   const title = (job.metadata && job.metadata.title) || "Untitled";
   const p = job.progress;
@@ -105,7 +114,8 @@ function jobCard(job) {
     el("p", { class: "hint" }, `${when(job.created_at)} · ${job.response_format} · ${chapters.length || 1} chapter${chapters.length > 1 ? "s" : ""} · ${summary}`),
     FINISHED.has(job.status) ? null : el("progress", { max: String(p.segments_total), value: String(p.segments_done), "aria-label": `Progress of ${title}` }),
     job.error ? el("p", { class: "message error" }, job.error.message) : null,
-    job.outputs.length ? el("ul", { class: "chapters" }, ...job.outputs.map((o) => outputItem(job, o))) : null,
+    job.outputs.length ? el("ul", { class: "chapters" }, ...job.outputs.map((o) => outputItem(job, o)))
+      : chapterProgress(job, chapters),
     webhookLine(job),
     actions);
 }
@@ -174,7 +184,9 @@ async function refresh() {
     $("jobs-empty").hidden = page.data.length > 0;
     say("list-message", "");
     const running = page.data.filter((job) => !FINISHED.has(job.status));
-    if (!running.length) return;
+    // a webhook is sent after its job ends: poll until each pending delivery is settled
+    const sending = page.data.some((job) => job.webhook_delivery && job.webhook_delivery.status === "pending");
+    if (!running.length) { if (sending) schedulePoll(); return; }
     if (eventsSupported === false) { $("live").textContent = "· updating every second"; schedulePoll(); return; }
     running.forEach((job) => watch(job.id));
   } catch (error) {
