@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..layers import TransformerBlock, additive_mask
+from ..layers import TransformerBlock
 from .config import AudioEncoderConfig
 
 
@@ -87,15 +87,25 @@ class AudioEncoder(nn.Module):
         return F.gelu(self.conv2d3(x))
 
     def _blocks(self, x: torch.Tensor, window: int) -> torch.Tensor:  # [1, N, D]
-        """Bidirectional attention within consecutive windows of ``window`` tokens (the last may be short)."""
-        length = x.shape[1]
-        window_of = torch.arange(length, device=x.device) // window  # [N]
-        allowed = (window_of[:, None] == window_of[None, :])[None, None]  # [1, 1, N, N]
-        mask = additive_mask(allowed, x.dtype)
-        positions = torch.arange(length, device=x.device)[None]  # [1, N] (unused without RoPE)
+        """Bidirectional attention within consecutive windows of ``window`` tokens (the last may be short).
+
+        Nothing else in a block mixes tokens, so each window goes through the whole stack on its own: the
+        full windows as one batch, the last (partial) one apart; no mask, no attention across windows.
+        """
+        tokens = x[0]  # [N, D]
+        num_full = tokens.shape[0] // window
+        parts = []
+        if num_full:
+            parts.append(self._stack(tokens[: num_full * window].reshape(num_full, window, -1)).flatten(0, 1))
+        if tokens.shape[0] % window:
+            parts.append(self._stack(tokens[num_full * window :][None])[0])
+        return torch.cat(parts, dim=0)[None]
+
+    def _stack(self, x: torch.Tensor) -> torch.Tensor:  # [W, L, D], each row one window
         head_dim = self.config.d_model // self.config.num_heads
-        cos = torch.ones(1, length, head_dim, dtype=x.dtype, device=x.device)  # no rotation
+        cos = torch.ones(1, x.shape[1], head_dim, dtype=x.dtype, device=x.device)  # no rotation
         sin = torch.zeros_like(cos)
+        positions = torch.arange(x.shape[1], device=x.device)[None]  # unused without a cache
         for layer in self.layers:
-            x = layer(x, cos, sin, positions, mask)
+            x = layer(x, cos, sin, positions, None)
         return x

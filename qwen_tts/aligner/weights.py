@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from ..loading import _rename  # first matching rule wins, as for the TTS names
+
 # (official pattern, our replacement), first match wins; names not matched are not aligner tensors.
 _TO_OURS: tuple[tuple[str, str], ...] = (
     (r"^thinker\.audio_tower\.layers\.(\d+)\.self_attn\.out_proj\.",
@@ -36,14 +38,6 @@ _TO_OFFICIAL: tuple[tuple[str, str], ...] = (
 )  # fmt: skip
 _COMPILED_OURS = tuple((re.compile(p), r) for p, r in _TO_OURS)
 _COMPILED_OFFICIAL = tuple((re.compile(p), r) for p, r in _TO_OFFICIAL)
-
-
-def _rename(name: str, rules: tuple[tuple[re.Pattern[str], str], ...]) -> str:
-    for pattern, replacement in rules:
-        renamed, count = pattern.subn(replacement, name)
-        if count:
-            return renamed
-    return name
 
 
 def our_name(official: str) -> str:

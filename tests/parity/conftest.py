@@ -143,11 +143,7 @@ def _ensure_goldens(out_dir: Path) -> str | None:
 @pytest.fixture(scope="session")
 def goldens_dir() -> Path:
     out_dir = _manifest_module().DEFAULT_OUT
-    reason = _ensure_goldens(out_dir)
-    if reason is not None:
-        if _must_not_skip():
-            pytest.fail(f"parity goldens unavailable: {reason}", pytrace=False)
-        pytest.skip(f"parity goldens unavailable: {reason}")
+    _require(_ensure_goldens(out_dir), "parity goldens")
     return out_dir
 
 
@@ -190,12 +186,17 @@ def _ensure_aligner_goldens(out_dir: Path) -> str | None:
 @pytest.fixture(scope="session")
 def aligner_goldens_dir() -> Path:
     out_dir = _aligner_module("manifest").DEFAULT_OUT
-    reason = _ensure_aligner_goldens(out_dir)
-    if reason is not None:
-        if _must_not_skip():
-            pytest.fail(f"aligner parity goldens unavailable: {reason}", pytrace=False)
-        pytest.skip(f"aligner parity goldens unavailable: {reason}")
+    _require(_ensure_aligner_goldens(out_dir), "aligner parity goldens")
     return out_dir
+
+
+def _require(reason: str | None, what: str) -> None:
+    """Fails (under CI) or skips (locally) with ``reason`` when there is one."""
+    if reason is None:
+        return
+    if _must_not_skip():
+        pytest.fail(f"{what} unavailable: {reason}", pytrace=False)
+    pytest.skip(f"{what} unavailable: {reason}")
 
 
 @dataclass(frozen=True)
