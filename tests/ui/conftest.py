@@ -83,8 +83,13 @@ def open_page(browser: Browser, server_url: str) -> Iterator[OpenPage]:
     """``open_page("/ui/voices", viewport=PHONE)``: a fresh tab (its own sessionStorage) on that page."""
     contexts = []
 
-    def open_(path: str, viewport: dict[str, int] = DESKTOP) -> Page:
-        context = browser.new_context(viewport=viewport, permissions=["microphone"], accept_downloads=True)
+    def open_(path: str, viewport: dict[str, int] = DESKTOP, color_scheme: str = "light") -> Page:
+        context = browser.new_context(
+            viewport=viewport,
+            color_scheme=color_scheme,  # type: ignore[arg-type]
+            permissions=["microphone"],
+            accept_downloads=True,
+        )
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
@@ -100,9 +105,11 @@ def open_page(browser: Browser, server_url: str) -> Iterator[OpenPage]:
         context.close()
 
 
-def screenshot(page: Page, name: str) -> Path:
-    """The page as shown (the viewport, not the full scroll height: what the user sees first)."""
+def screenshot(page: Page, name: str, *, top: bool = False) -> Path:
+    """The window as shown (not the full scroll height: what the user sees); ``top``: scrolled up first."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    if top:
+        page.evaluate("window.scrollTo(0, 0)")
     size = page.viewport_size or DESKTOP
     path = SCREENSHOTS / f"{name}-{size['width']}x{size['height']}.png"
     page.screenshot(path=str(path))

@@ -73,7 +73,7 @@ def test_a_book_from_a_file_is_watched_played_and_downloaded(open_page: OpenPage
         done.locator('.chapters li[data-chapter="all"]').get_by_role("link", name="Download").click()
     assert whole.value.suggested_filename.endswith(".m4b")
     assert_in_viewport(done.locator("h3"))
-    screenshot(page, "jobs")
+    screenshot(page, "jobs", top=True)
 
 
 def test_a_running_book_is_canceled_then_deleted(open_page: OpenPage, tmp_path: Path) -> None:
@@ -116,4 +116,4 @@ def test_the_phone_layout_fits(open_page: OpenPage) -> None:
     assert_fits_width(page)
     page.fill("#job-text", BOOK)
     expect(page.locator("#chapter-titles input")).to_have_count(2)
-    screenshot(page, "jobs")
+    screenshot(page, "jobs", top=True)

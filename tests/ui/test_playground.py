@@ -41,7 +41,7 @@ def test_a_built_in_voice_streams_and_is_kept_in_the_history(open_page: OpenPage
         item.get_by_role("link", name="Download wav").click()
     assert download.value.suggested_filename.endswith(".wav")
     assert_in_viewport(page.locator("#ttfa"))
-    screenshot(page, "playground")
+    screenshot(page, "playground", top=True)
 
 
 def test_a_saved_clone_is_generated_and_heard(open_page: OpenPage, server_url: str) -> None:
@@ -118,3 +118,23 @@ def test_the_pages_link_to_each_other(open_page: OpenPage, server_url: str) -> N
         page.get_by_role("navigation", name="Pages").get_by_role("link", name=name).click()
         expect(page).to_have_url(f"{server_url}{path}")
         expect(page.get_by_role("link", name=name)).to_have_attribute("aria-current", "page")
+
+
+def test_dark_and_light_follow_the_system(open_page: OpenPage) -> None:
+    def background(page: Page) -> str:
+        return page.evaluate("getComputedStyle(document.body).backgroundColor")
+
+    light, dark = open_page("/ui"), open_page("/ui", color_scheme="dark")
+    assert background(light) == "rgb(246, 247, 249)" and background(dark) == "rgb(15, 17, 21)"
+    dark.fill("#text", "In the dark.")
+    dark.click("#generate")
+    assert heard(dark) > 0
+    screenshot(dark, "playground-dark")
+
+
+def test_an_api_key_is_remembered_for_the_tab(open_page: OpenPage, server_url: str) -> None:
+    page = open_page("/ui")
+    page.fill("#api-key", "sk-for-this-tab")
+    page.locator("#api-key").press("Tab")  # "change" fires on leaving the field
+    page.goto(f"{server_url}/ui/jobs")
+    expect(page.locator("#api-key")).to_have_value("sk-for-this-tab")

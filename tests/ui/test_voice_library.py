@@ -63,7 +63,7 @@ def test_drop_save_search_edit_preview_delete(open_page: OpenPage, server_url: s
     listed.get_by_role("button", name="Preview").click()
     expect(listed.locator(".message")).to_contain_text("Played")
     assert int(page.locator("body").get_attribute("data-audio-samples") or 0) > 0
-    screenshot(page, "voices")
+    screenshot(page, "voices", top=True)
 
     listed.get_by_role("button", name="Delete").click()  # the confirmation is accepted by the fixture
     expect(listed).to_have_count(0)
@@ -114,4 +114,4 @@ def test_the_phone_layout_fits(open_page: OpenPage) -> None:
     page = open_page("/ui/voices", viewport=PHONE)
     assert_fits_width(page)
     assert_in_viewport(page.locator("#drop"))
-    screenshot(page, "voices")
+    screenshot(page, "voices", top=True)
