@@ -140,4 +140,6 @@ def linear_bytes(modules: Iterable[nn.Module]) -> int:
         for m in root.modules():
             if isinstance(m, nn.Linear):
                 total += sum(p.numel() * p.element_size() for p in m.parameters(recurse=False))
+            elif callable(getattr(m, "nbytes", None)):  # qwen_tts.quant.QuantizedLinear
+                total += m.nbytes()
     return total

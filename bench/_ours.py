@@ -173,10 +173,15 @@ def weight_bytes_per_frame(engine: TTSEngine) -> int:
     )
 
 
-def frame_weights(engine: TTSEngine) -> list[torch.Tensor]:
+def frame_weights(engine: TTSEngine) -> list:
     """The weight matrices one frame multiplies, in order, as the engine holds them (fused q/k/v and gate/up
-    where ``fuse_projections`` made them): the talker step, then 15 code-predictor steps with their heads."""
+    where ``fuse_projections`` made them): the talker step, then 15 code-predictor steps with their heads.
+    A quantized engine's are its ``QuantizedLinear`` modules."""
     from qwen_tts.layers import Attention, GatedMLP
+    from qwen_tts.quant import QuantizedLinear
+
+    if any(isinstance(m, QuantizedLinear) for m in engine.model.modules()):
+        return _quantized_products(engine)
 
     def of(transformer) -> list[torch.Tensor]:
         weights = []
@@ -203,10 +208,26 @@ def frame_weights(engine: TTSEngine) -> list[torch.Tensor]:
     return weights
 
 
+def _quantized_products(engine: TTSEngine) -> list:
+    talker = engine.model.talker
+    predictor = talker.code_predictor
+    from qwen_tts.quant import QuantizedLinear
+
+    def of(module) -> list:
+        return [m for m in module.modules() if isinstance(m, QuantizedLinear)]
+
+    products = [*of(talker.transformer), talker.codec_head]
+    for head in predictor.lm_head:
+        products += [*of(predictor.small_to_mtp_projection), *of(predictor.transformer), head]
+    return products
+
+
 def matrix_products_ms(engine: TTSEngine, rounds: int = 3) -> float:
     """ms for one frame's matrix-vector products alone, back to back over the engine's own weights (batch 1):
     what the frame step would take with every other op free. The step's ms minus this is its overhead."""
     weights = frame_weights(engine)
+    if not isinstance(weights[0], torch.Tensor):  # quantized: time the modules themselves
+        return _modules_ms(engine, weights, rounds)
     inputs = {w.shape[1]: torch.randn(1, 1, w.shape[1], dtype=w.dtype, device=w.device) for w in weights}
     sync = _sync(engine)
     best = float("inf")
@@ -217,6 +238,18 @@ def matrix_products_ms(engine: TTSEngine, rounds: int = 3) -> float:
             for weight in weights:
                 torch.nn.functional.linear(inputs[weight.shape[1]], weight)
             sync()
+            best = min(best, time.perf_counter() - start)
+    return 1e3 * best
+
+
+def _modules_ms(engine: TTSEngine, modules: list, rounds: int) -> float:
+    inputs = {m.in_features: torch.randn(1, 1, m.in_features, device=engine.device) for m in modules}
+    best = float("inf")
+    with torch.inference_mode():
+        for _ in range(rounds + 1):
+            start = time.perf_counter()
+            for module in modules:
+                module(inputs[module.in_features])
             best = min(best, time.perf_counter() - start)
     return 1e3 * best
 
