@@ -12,17 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from common.settings import Settings
-from server.composition import (
-    build_clone_prompts,
-    build_embedded_services,
-    build_host,
-    demo_settings,
-    open_stores,
-)
-from tests.service.harness import serve
-from web.app import create_app
-from workers.engine_loading import engine_loader
+from tests.service.tiny_server import tiny_server
 
 pytest.importorskip("qwen_tts.tiny_checkpoint")
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed (dev extra)")
@@ -44,18 +34,11 @@ if not Path(CHROMIUM).exists():
 
 @pytest.fixture(scope="session")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data_dir = Path(tmp_path_factory.mktemp("ui"))
     jobs = {"segment_chars": 64, "relay_poll_s": 0.1, "chapter_pause_ms": 200.0}
     jobs |= {"webhook_allow_private": True, "webhook_timeout_s": 2.0, "webhook_retry_schedule_s": (0.2, 0.2)}
-    settings = demo_settings(Settings(data_dir=data_dir, jobs=jobs), data_dir / "models")
-    settings = settings.model_copy(update={"max_frames_per_piece": MAX_FRAMES})
-    stores = open_stores(settings)
-    loader, prompts = build_clone_prompts(settings, *stores, engine_loader(settings))
-    host = build_host(settings, loader, clone_prompts=prompts)
-    services = build_embedded_services(settings, host, demo=True, stores=stores, prompts=prompts)
-    with serve(create_app(services), timeout_s=TIMEOUT_S) as url:
-        assert host.wait_ready(TIMEOUT_S)
-        yield url
+    data_dir = Path(tmp_path_factory.mktemp("ui"))
+    with tiny_server(data_dir, max_frames=MAX_FRAMES, timeout_s=TIMEOUT_S, jobs=jobs) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")

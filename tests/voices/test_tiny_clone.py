@@ -5,26 +5,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from common.settings import Settings
-from server.composition import (
-    build_clone_prompts,
-    build_embedded_services,
-    build_host,
-    demo_settings,
-    open_stores,
-)
-from tests.service.harness import serve
+from tests.service.tiny_server import TinyServer, tiny_server
 from tests.voices.fakes import recording
-from voice_store.blobs import BlobStore
-from web.app import create_app
-from workers.engine_loading import engine_loader
-from workers.voice_prompts import ClonePromptCache, prompt_from_bytes
+from workers.voice_prompts import prompt_from_bytes
 
 pytest.importorskip("qwen_tts.tiny_checkpoint")
 
@@ -33,25 +21,12 @@ MAX_FRAMES = 6
 TIMEOUT = 120
 
 
-@dataclass(frozen=True, slots=True)
-class TinyServer:
-    url: str
-    prompts: ClonePromptCache
-    blobs: BlobStore
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TinyServer]:
-    data_dir = Path(tmp_path_factory.mktemp("tiny-voices"))
-    settings = demo_settings(Settings(data_dir=data_dir), data_dir / "models")
-    settings = settings.model_copy(update={"max_frames_per_piece": MAX_FRAMES})
-    stores = open_stores(settings)
-    loader, prompts = build_clone_prompts(settings, *stores, engine_loader(settings))
-    host = build_host(settings, loader, clone_prompts=prompts)
-    services = build_embedded_services(settings, host, demo=True, stores=stores, prompts=prompts)
-    with serve(create_app(services), timeout_s=TIMEOUT) as url:
-        assert host.wait_ready(TIMEOUT)
-        yield TinyServer(url, prompts, stores[1])
+    with tiny_server(
+        Path(tmp_path_factory.mktemp("tiny-voices")), max_frames=MAX_FRAMES, timeout_s=TIMEOUT
+    ) as server:
+        yield server
 
 
 def speech(url: str, **body: object) -> httpx.Response:

@@ -9,6 +9,7 @@ server has keys. ``common.js`` holds what the pages share, ``player.js`` the str
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from importlib import resources
 
 from fastapi import APIRouter
@@ -20,7 +21,21 @@ router = APIRouter(include_in_schema=False)
 
 _HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 _CSP = "default-src 'self'; media-src 'self' blob:; style-src 'self' 'unsafe-inline'"
-_PAGES = {"": "index.html", "voices": "voices.html", "jobs": "jobs.html"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    path: str
+    tab: str  # its link in the header, and its <title>
+    main: str  # the file with its <main>
+    scripts: tuple[str, ...]  # after common.js
+
+
+_PAGES = {
+    "": _Page("/ui", "Playground", "playground.html", ("player.js", "playground.js")),
+    "voices": _Page("/ui/voices", "Voices", "voices.html", ("player.js", "voices.js")),
+    "jobs": _Page("/ui/jobs", "Audiobooks", "jobs.html", ("jobs.js",)),
+}
 _ASSETS = {
     "style.css": "text/css",
     "favicon.svg": "image/svg+xml",
@@ -37,8 +52,24 @@ def _read(name: str) -> str:
     return resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
 
 
-def _page(name: str) -> HTMLResponse:
-    return HTMLResponse(_read(name), headers={**_HEADERS, "Content-Security-Policy": _CSP})
+@functools.cache
+def _html(key: str) -> str:
+    """One page: ``shell.html`` (head, header with the tabs, the shared script) around its ``<main>``."""
+    page = _PAGES[key]
+    current = ' aria-current="page"'
+    tabs = "".join(f'<a href="{p.path}"{current if p is page else ""}>{p.tab}</a>' for p in _PAGES.values())
+    scripts = "\n".join(f'  <script src="/ui/{name}"></script>' for name in page.scripts)
+    return (
+        _read("shell.html")
+        .replace("<!--title-->", page.tab)
+        .replace("<!--tabs-->", tabs)
+        .replace("<!--main-->", _read(page.main))
+        .replace("<!--scripts-->", scripts)
+    )
+
+
+def _page(key: str) -> HTMLResponse:
+    return HTMLResponse(_html(key), headers={**_HEADERS, "Content-Security-Policy": _CSP})
 
 
 @router.get("/")
@@ -49,7 +80,7 @@ async def home() -> RedirectResponse:
 
 @router.get("/ui")
 async def playground_page() -> HTMLResponse:
-    return _page(_PAGES[""])
+    return _page("")
 
 
 @router.get("/ui/")
@@ -61,7 +92,7 @@ async def playground_slash() -> RedirectResponse:
 async def page_or_asset(name: str) -> Response:
     """``/ui/voices`` and ``/ui/jobs`` are pages; the rest are the pages' stylesheet and scripts."""
     if name in _PAGES:
-        return _page(_PAGES[name])
+        return _page(name)
     if name not in _ASSETS:
         raise NotFound(f"no page or page asset {name!r}")
     return Response(_read(name), media_type=_ASSETS[name], headers=_HEADERS)
