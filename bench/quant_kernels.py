@@ -23,6 +23,31 @@ import torch
 from torch.nn import functional as F
 
 log = logging.getLogger("bench.quant_kernels")
+INT4_GROUP = 128
+
+
+def dequant_int8_gemv(x: torch.Tensor, q: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """x @ (q * scales)^T, written for ``torch.compile`` to fuse the dequantize into the product."""
+    return F.linear(x, q.to(x.dtype)) * scales.to(x.dtype)
+
+
+def pack_int4(weight: torch.Tensor, group: int = INT4_GROUP) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric int4 per group of ``group`` inputs: (two nibbles per byte [out, in/2] uint8, scales
+    [out, in/group] float32)."""
+    out_dim, in_dim = weight.shape
+    w = weight.detach().float().view(out_dim, in_dim // group, group)
+    scales = w.abs().amax(dim=2).clamp(min=1e-12) / 7.0
+    q = (torch.round(w / scales[..., None]).clamp(-8, 7) + 8).to(torch.uint8).view(out_dim, in_dim)
+    return q[:, 0::2] | (q[:, 1::2] << 4), scales
+
+
+def dequant_int4_gemv(x: torch.Tensor, packed: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """x @ dequant(packed)^T, for ``torch.compile``."""
+    low = (packed & 15).to(x.dtype) - 8
+    high = (packed >> 4).to(x.dtype) - 8
+    w = torch.stack((low, high), dim=-1).view(packed.shape[0], scales.shape[1], -1)
+    w = (w * scales[..., None].to(x.dtype)).view(packed.shape[0], -1)
+    return F.linear(x, w)
 
 
 def _rel_err(out: torch.Tensor, ref: torch.Tensor) -> float:
@@ -50,7 +75,7 @@ def candidates(weights: list[torch.Tensor], x: torch.Tensor) -> dict:
         lambda p, x: torch.ops.quantized.linear_dynamic(x, p, False),
     )
 
-    from qwen_tts.quant.kernels import OneDNNInt8, dequant_int4_gemv, dequant_int8_gemv, pack_int4
+    from qwen_tts.quant.kernels import OneDNNInt8
 
     dn = [OneDNNInt8.prepare(w) for w in weights]
     out["oneDNN qlinear dyn int8"] = (dn, lambda p, x: p(x))

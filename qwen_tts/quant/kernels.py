@@ -1,13 +1,16 @@
-"""Matrix products with int8 / int4 weights on the CPU and GPU.
+"""Matrix products with int8 weights on the CPU (and the GPU, weight-only).
 
 Why these: a decode step multiplies one token (or a few) by every weight, so its time is the time to read the
 weights, and fewer bytes per weight is the lever. Which op reads int8 fastest was measured, not assumed
-(``python -m bench.quant_kernels``, BENCHMARKS.md "Quantization"): oneDNN's int8 linear
-(``onednn.qlinear_pointwise``, the op PyTorch's supported PT2E / Inductor x86 quantization lowers to), with
-the activation quantized per call (dynamic, per tensor, uint8), beats fp32 several times and the weight-only
-int8 ops of PyTorch's eager CPU backend (``_weight_int8pack_mm``, slower than fp32). It runs on any x86-64
-CPU (oneDNN dispatches AVX2, AVX-512, VNNI, AMX at run time). Off x86 CPUs, or where oneDNN lacks the op,
-the weight-only ``_weight_int8pack_mm`` (CPU, CUDA) is the fallback: slower, but exact weight-only int8.
+(``python -m bench.quant_kernels``, BENCHMARKS.md "Quantization"), activation quantized per call (dynamic,
+per tensor, uint8) in the first two:
+- ``fbgemm``: ``quantized.linear_dynamic`` (the op behind the deprecated ``quantize_dynamic``), the fastest
+  (6-15x fp32 at one token here); x86-64 only, AVX2 and up (7-bit activations without VNNI);
+- ``onednn``: ``onednn.qlinear_pointwise``, the op PyTorch's supported PT2E / Inductor x86 quantization lowers
+  to (2.4-5.8x fp32), kept as the supported path should the fbgemm ops be removed;
+- ``weight_only``: ``aten._weight_int8pack_mm`` (CPU, CUDA), activations in the compute dtype: the most
+  exact but slower than fp32 on the CPU; the choice off x86 and on GPUs.
+``default_kernel`` takes the first available.
 """
 
 from __future__ import annotations
@@ -15,9 +18,7 @@ from __future__ import annotations
 import warnings
 
 import torch
-from torch.nn import functional as F
 
-INT4_GROUP = 128
 KERNELS = ("fbgemm", "onednn", "weight_only")
 
 
@@ -149,27 +150,3 @@ class WeightOnlyInt8:
 
     def nbytes(self) -> int:
         return self.q.numel() + self.scales.numel() * self.scales.element_size()
-
-
-def dequant_int8_gemv(x: torch.Tensor, q: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
-    """x @ (q * scales)^T, written for ``torch.compile`` to fuse the dequantize into the product."""
-    return F.linear(x, q.to(x.dtype)) * scales.to(x.dtype)
-
-
-def pack_int4(weight: torch.Tensor, group: int = INT4_GROUP) -> tuple[torch.Tensor, torch.Tensor]:
-    """Symmetric int4 per group of ``group`` inputs: (two nibbles per byte [out, in/2] uint8, scales
-    [out, in/group] float32)."""
-    out_dim, in_dim = weight.shape
-    w = weight.detach().float().view(out_dim, in_dim // group, group)
-    scales = w.abs().amax(dim=2).clamp(min=1e-12) / 7.0
-    q = (torch.round(w / scales[..., None]).clamp(-8, 7) + 8).to(torch.uint8).view(out_dim, in_dim)
-    return q[:, 0::2] | (q[:, 1::2] << 4), scales
-
-
-def dequant_int4_gemv(x: torch.Tensor, packed: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
-    """x @ dequant(packed)^T, for ``torch.compile``."""
-    low = (packed & 15).to(x.dtype) - 8
-    high = (packed >> 4).to(x.dtype) - 8
-    w = torch.stack((low, high), dim=-1).view(packed.shape[0], scales.shape[1], -1)
-    w = (w * scales[..., None].to(x.dtype)).view(packed.shape[0], -1)
-    return F.linear(x, w)
