@@ -1,7 +1,7 @@
 """The voice library (``/ui/voices``): a dropped file is previewed, saved with consent, found by search,
-edited, previewed in its voice (heard through Web Audio) and deleted; a recording from the fake microphone
-shows its level and length and is saved; a failing upload shows its error next to the form, inside the
-1366×768 window, and entering an API key clears it."""
+edited and renamed, previewed in its voice (heard through Web Audio) and deleted; a recording from the fake
+microphone shows its level and length and is saved; a failing upload shows its error next to the form,
+inside the 1366×768 window, and entering an API key clears it."""
 
 from __future__ import annotations
 
@@ -56,9 +56,15 @@ def test_drop_save_search_edit_preview_delete(open_page: OpenPage, server_url: s
     expect(page.locator("#voices")).to_have_attribute("data-filter", name[-6:])
     expect(page.locator("li.card")).to_have_count(1)
     listed.locator("textarea.transcript").fill("Edited words.")
-    listed.get_by_role("button", name="Save transcript").click()
-    expect(listed.locator(".message")).to_have_text("Transcript saved.")
+    listed.get_by_role("button", name="Save changes").click()
+    expect(listed.locator(".message")).to_have_text("Changes saved.")
     assert httpx.get(f"{server_url}/v1/voices/{voice_id}").json()["ref_text"] == "Edited words."
+    renamed = f"{name}-Renamed"
+    listed.locator("input.rename").fill(renamed)
+    listed.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#status")).to_contain_text(f'Renamed "{name}" to "{renamed}"')
+    assert httpx.get(f"{server_url}/v1/voices/{voice_id}").json()["name"] == renamed
+    name, listed = renamed, card(page, renamed)
 
     listed.get_by_role("button", name="Preview").click()
     expect(listed.locator(".message")).to_contain_text("Played")

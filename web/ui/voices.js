@@ -1,5 +1,5 @@
 // The voice library page: add a voice from a dropped file or the microphone (level meter, duration counter,
-// preview before saving, consent), search, edit the transcript, preview with streamed playback, delete.
+// preview before saving, consent), search, rename and edit the transcript, preview (streamed playback), delete.
 "use strict";
 
 let recorded = null; // a Blob from the microphone, used when no file is chosen
@@ -22,14 +22,16 @@ function chooseFile(file) {
 function voiceCard(voice) {
   const transcript = el("textarea", { class: "transcript", "aria-label": `Transcript of ${voice.name}` });
   transcript.value = voice.ref_text || "";
+  const rename = el("input", { type: "text", class: "rename", maxlength: "100", "aria-label": `Name of ${voice.name}` });
+  rename.value = voice.name;
   const message = el("p", { class: "message", role: "status" });
   return el("li", { class: "card", dataset: { voiceId: voice.id, voiceName: voice.name } },
     el("header", {}, el("h3", {}, voice.name),
       el("span", { class: "muted" }, `${voice.duration_s.toFixed(1)} s · ${voice.language || "auto"} · ${when(voice.created_at)}`)),
-    transcript,
+    rename, transcript,
     el("div", { class: "actions" },
       button("Preview", () => preview(voice, message)),
-      button("Save transcript", () => saveTranscript(voice, transcript.value, message)),
+      button("Save changes", () => saveChanges(voice, rename.value.trim(), transcript.value, message)),
       el("a", { class: "button small", href: `/ui?voice=${encodeURIComponent(`clone:${voice.name}`)}` }, "Use in playground"),
       button("Delete", () => removeVoice(voice, message), "small danger")),
     message);
@@ -90,11 +92,14 @@ async function upload(event) {
   }
 }
 
-async function saveTranscript(voice, text, message) {
+// The name and the transcript (an empty transcript clones from the timbre only).
+async function saveChanges(voice, name, text, message) {
+  if (!name) return say(message, "A voice needs a name.", "error");
   try {
-    const body = JSON.stringify({ ref_text: text, x_vector_only: !text.trim() });
+    const body = JSON.stringify({ name, ref_text: text, x_vector_only: !text.trim() });
     await api(`/v1/voices/${voice.id}`, { method: "PATCH", body, headers: { "Content-Type": "application/json" } });
-    say(message, "Transcript saved.", "ok");
+    if (name !== voice.name) { await loadVoices(); say("status", `Renamed "${voice.name}" to "${name}".`, "ok"); return; }
+    say(message, "Changes saved.", "ok");
   } catch (error) {
     say(message, `Saving failed: ${error.message}`, "error");
   }
