@@ -2,9 +2,13 @@
 
 API (keyword-only; functions flush but never commit; run each in ``session_scope(..., write=True)``)::
 
-    start = start_segment(session=s, job_id=..., position=3, max_attempts=3)   # run only if start.should_run
-    ready = complete_segment(session=s, job_id=..., position=3, audio_blob_key=..., audio_seconds=2.1)
-    job = fail_segment(session=s, job_id=..., position=3, error="...", max_attempts=3)
+    start = start_segment(session=s, job_id=..., position=3, max_attempts=3,  # run if start.should_run
+                          owner="host:pid", lease_s=60)                         # CLAIMED: a live claim has it
+    ready = complete_segment(session=s, job_id=..., position=3, audio_blob_key=..., audio_seconds=2.1,
+                             token=start.token)                                 # superseded token: discarded
+    job = fail_segment(session=s, job_id=..., position=3, error="...", max_attempts=3, token=start.token)
+    refs = expired_claims(s, now=..., unleased_before=...)  # the janitor then: release_expired(s, ref, ...)
+    refs = stranded_pending(s, enqueued_before=...)         # the janitor then: note_enqueued(s, ref, ...)
     start = start_finalize(session=s, job_id=..., max_attempts=3)              # run only if start.should_run
     failed = fail_finalize(session=s, job_id=..., step=JobErrorStep.UPLOAD, error="...", retryable=True,
                            max_attempts=3)                                      # False: run it again later
@@ -24,9 +28,17 @@ webhook event to the outbox: a job produces exactly one completion webhook. A fa
 ``error_code`` (``segment_failed``, ``finalize_failed``, ``enqueue_failed``), ``error_message`` and
 ``error_step`` (a ``JobErrorStep``).
 
-Layout: ``finish`` (the row lock, finish, cancel, the event payload), ``segments``, ``finalize``.
+Layout: ``finish`` (the row lock, finish, cancel, the event payload), ``segments`` (claims with leases and
+fencing tokens), ``claims`` (the janitor's reconciliation), ``finalize``.
 """
 
+from voice_store.job_transitions.claims import (
+    SegmentRef,
+    expired_claims,
+    note_enqueued,
+    release_expired,
+    stranded_pending,
+)
 from voice_store.job_transitions.finalize import (
     FinalizeStart,
     FinalizeStartOutcome,
@@ -46,16 +58,21 @@ from voice_store.job_transitions.segments import (
 __all__ = [
     "FinalizeStart",
     "FinalizeStartOutcome",
+    "SegmentRef",
     "SegmentStart",
     "SegmentStartOutcome",
     "cancel_job",
     "complete_segment",
+    "expired_claims",
     "fail_finalize",
     "fail_segment",
     "finish_job",
     "job_event_payload",
     "lock_job",
+    "note_enqueued",
     "note_requeued",
+    "release_expired",
     "start_finalize",
     "start_segment",
+    "stranded_pending",
 ]

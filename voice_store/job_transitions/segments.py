@@ -1,10 +1,17 @@
-"""Segment transitions: start (counts an attempt), complete (once), fail (retry until out of attempts)."""
+"""Segment transitions: claim (counts an attempt, takes a lease and a fencing token), complete (once, by the
+current claim only), fail (retry until out of attempts).
+
+A claim is taken in the same transaction that marks the segment running. While its lease is live another
+delivery of the same segment (a duplicate message, a redelivery after a worker loss) neither runs nor counts
+an attempt (``CLAIMED``); the janitor releases expired leases (``job_transitions.claims``). Results written
+with a token that is no longer the segment's (a superseded claim that finished late) are discarded.
+"""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,12 +28,14 @@ class SegmentStartOutcome(enum.Enum):
     ALREADY_DONE = "already_done"  # a redelivered task: nothing to do
     JOB_FINISHED = "job_finished"  # canceled or failed meanwhile: nothing to do
     ATTEMPTS_EXHAUSTED = "attempts_exhausted"  # the segment and its job are now failed
+    CLAIMED = "claimed"  # another live claim runs it: nothing to do, no attempt used
 
 
 @dataclass(frozen=True, slots=True)
 class SegmentStart:
     outcome: SegmentStartOutcome
     segment: JobSegment
+    token: int = 0  # the fencing token of this claim (with ``RUN``): pass it to complete/fail
 
     @property
     def should_run(self) -> bool:
@@ -34,9 +43,18 @@ class SegmentStart:
 
 
 def start_segment(
-    *, session: Session, job_id: str, position: int, max_attempts: int, now: datetime | None = None
+    *,
+    session: Session,
+    job_id: str,
+    position: int,
+    max_attempts: int,
+    owner: str = "",
+    lease_s: float | None = None,
+    now: datetime | None = None,
 ) -> SegmentStart:
-    """Count an attempt and mark the segment running, unless it is done, its job finished, or it is spent."""
+    """Claim the segment: count an attempt, mark it running and hand out a new fencing token, unless it is
+    done, its job finished, it is spent, or another claim's lease is still live. ``lease_s=None`` (one
+    process runs everything, the embedded mode) takes no lease: a later start always claims."""
     if max_attempts < 1:
         raise InvalidInputError(f"max_attempts must be at least 1, got {max_attempts}")
     now = now or utcnow()
@@ -46,17 +64,35 @@ def start_segment(
         return SegmentStart(SegmentStartOutcome.ALREADY_DONE, segment)
     if job.status.is_terminal:
         return SegmentStart(SegmentStartOutcome.JOB_FINISHED, segment)
+    if _lease_is_live(segment, now):
+        return SegmentStart(SegmentStartOutcome.CLAIMED, segment)
     if segment.attempts >= max_attempts:
         _fail_job_for_segment(session, job, segment, now)
         return SegmentStart(SegmentStartOutcome.ATTEMPTS_EXHAUSTED, segment)
     segment.attempts += 1
     segment.status = SegmentStatus.RUNNING
     segment.started_at = now
+    segment.claim_token += 1
+    segment.claim_owner = owner or None
+    segment.lease_expires_at = None if lease_s is None else now + timedelta(seconds=lease_s)
     if job.status is JobStatus.QUEUED:
         job.status = JobStatus.RUNNING
         job.started_at = now
     session.flush()
-    return SegmentStart(SegmentStartOutcome.RUN, segment)
+    return SegmentStart(SegmentStartOutcome.RUN, segment, segment.claim_token)
+
+
+def _lease_is_live(segment: JobSegment, now: datetime) -> bool:
+    return (
+        segment.status is SegmentStatus.RUNNING
+        and segment.lease_expires_at is not None
+        and segment.lease_expires_at > now
+    )
+
+
+def _superseded(segment: JobSegment, token: int | None) -> bool:
+    """A result from a claim that is no longer the segment's (``None``: an unfenced caller)."""
+    return token is not None and segment.claim_token != token
 
 
 def complete_segment(
@@ -66,12 +102,14 @@ def complete_segment(
     position: int,
     audio_blob_key: str,
     audio_seconds: float,
+    token: int | None = None,
     now: datetime | None = None,
 ) -> bool:
-    """Record a segment's audio (once); True when every segment is done and the job awaits its finalize."""
+    """Record a segment's audio (once, and only from its current claim's ``token``); True when every segment
+    is done and the job awaits its finalize. A superseded claim's result is discarded (False)."""
     job = lock_job(session, job_id)
     segment = _segment(session, job_id, position)
-    if job.status.is_terminal:
+    if job.status.is_terminal or _superseded(segment, token):
         return False
     if segment.status is not SegmentStatus.DONE:
         segment.status = SegmentStatus.DONE
@@ -79,6 +117,7 @@ def complete_segment(
         segment.audio_seconds = audio_seconds
         segment.error = None
         segment.finished_at = now or utcnow()
+        segment.lease_expires_at = None
         job.segments_done += 1
         job.audio_seconds += audio_seconds
         session.flush()
@@ -93,15 +132,19 @@ def fail_segment(
     position: int,
     error: str,
     max_attempts: int,
+    token: int | None = None,
     now: datetime | None = None,
 ) -> Job:
-    """Record a failed attempt: the segment is retryable until ``max_attempts``, then the job fails."""
+    """Record a failed attempt: the segment is retryable until ``max_attempts``, then the job fails. A
+    superseded claim's failure changes nothing."""
     now = now or utcnow()
     job = lock_job(session, job_id)
     segment = _segment(session, job_id, position)
-    if segment.status is SegmentStatus.DONE or job.status.is_terminal:
+    if segment.status is SegmentStatus.DONE or job.status.is_terminal or _superseded(segment, token):
         return job
     segment.error = error
+    segment.lease_expires_at = None
+    segment.enqueued_at = now  # its retry message goes out now
     if segment.attempts >= max_attempts:
         _fail_job_for_segment(session, job, segment, now)
     else:

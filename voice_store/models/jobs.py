@@ -115,6 +115,12 @@ class JobSegment(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # the claim (issue 19): who runs it now, the fencing token only its holder may write with, until when;
+    # enqueued_at: when its message was last sent (a pending segment older than a bound may have lost it)
+    claim_owner: Mapped[str | None] = mapped_column(String(200))
+    claim_token: Mapped[int] = mapped_column(default=0, server_default="0")
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
 
     job: Mapped[Job] = relationship(back_populates="segments")
 

@@ -1,16 +1,21 @@
 """Run one segment of a job: the unit of work, safe to run twice and safe to be killed at any point.
 
-Order of effects: (1) ``start_segment`` counts an attempt and commits, so a worker that dies mid-synthesis
-still used up an attempt and a poison segment fails its job after ``max_segment_attempts``; (2) the audio is
-synthesized and stored under a key derived from the position, so a rerun overwrites rather than duplicates;
-(3) ``complete_segment`` marks it done once. A redelivered task for a done segment does not synthesize again
-but still reports whether the job is ready to finalize (the finalize trigger of a crashed run is not lost).
+Order of effects: (1) ``start_segment`` claims it (an attempt, a lease of ``lease_s``, a fencing token) and
+commits, so a worker that dies mid-synthesis still used up an attempt and a poison segment fails its job after
+``max_segment_attempts``; a delivery that finds a live claim (a duplicate message, a redelivery after a worker
+loss while the lease runs) does nothing and counts nothing; (2) the audio is synthesized and stored under a
+key derived from the position and the token, so two claims never overwrite each other's audio; (3)
+``complete_segment`` with the token marks it done once; a superseded claim's late result is discarded and
+its blob deleted. A redelivered task for a done segment does not synthesize again but still reports whether
+the job is ready to finalize (the finalize trigger of a crashed run is not lost).
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+import os
+import socket
 from collections.abc import Callable, Iterator
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +28,7 @@ from voice_store.blobs.port import BlobStore
 from voice_store.db import session_scope
 from voice_store.errors import JobNotFound
 from voice_store.job_transitions import SegmentStartOutcome, complete_segment, fail_segment, start_segment
+from voice_store.models.jobs import JobSegment
 
 log = logging.getLogger(__name__)
 
@@ -47,24 +53,36 @@ class SegmentRunner:
         synthesize: Synthesize,
         max_attempts: int,
         max_piece_chars: int,
+        lease_s: float | None = None,
     ) -> None:
+        """``lease_s``: how long a claim holds its segment (above the task's hard time limit; ``None``: no
+        lease, one process runs everything)."""
         self._sessions = sessions
         self._blobs = blobs
         self._synthesize = synthesize
         self._max_attempts = max_attempts
         self._max_piece_chars = max_piece_chars
+        self._lease_s = lease_s
+        self._owner = f"{socket.gethostname()}:{os.getpid()}"
 
     def run(self, job_id: str, position: int) -> SegmentOutcome:
         try:
             return self._run(job_id, position)
-        except JobNotFound:  # deleted meanwhile: drop what this attempt stored
-            self._blobs.delete(segment_key(job_id, position))
+        except _Deleted as deleted:  # deleted meanwhile: drop what this attempt stored
+            self._blobs.delete(segment_key(job_id, position, deleted.token))
+            return SegmentOutcome.SKIPPED
+        except JobNotFound:
             return SegmentOutcome.SKIPPED
 
     def _run(self, job_id: str, position: int) -> SegmentOutcome:
         with session_scope(self._sessions, write=True) as session:
             start = start_segment(
-                session=session, job_id=job_id, position=position, max_attempts=self._max_attempts
+                session=session,
+                job_id=job_id,
+                position=position,
+                max_attempts=self._max_attempts,
+                owner=self._owner,
+                lease_s=self._lease_s,
             )
             segment = start.segment
             if start.outcome is SegmentStartOutcome.ALREADY_DONE:
@@ -76,30 +94,39 @@ class SegmentRunner:
                     audio_seconds=segment.audio_seconds or 0.0,
                 )
                 return SegmentOutcome.READY if ready else SegmentOutcome.SKIPPED
-            if start.outcome is SegmentStartOutcome.JOB_FINISHED:
+            if start.outcome in (SegmentStartOutcome.JOB_FINISHED, SegmentStartOutcome.CLAIMED):
                 return SegmentOutcome.SKIPPED
             if start.outcome is SegmentStartOutcome.ATTEMPTS_EXHAUSTED:
                 return SegmentOutcome.FAILED
             job = synthesis_job(segment.job.request, job_id, position, segment.text, self._max_piece_chars)
-            attempt = segment.attempts
-        log.info("job %s segment %d: attempt %d", job_id, position, attempt)
-        key = segment_key(job_id, position)
+            attempt, token = segment.attempts, start.token
+        log.info("job %s segment %d: attempt %d (claim %d)", job_id, position, attempt, token)
+        key = segment_key(job_id, position, token)
         try:  # synthesis or storing its audio failed: an attempt used; retried, or the job fails
             pcm = b"".join(self._synthesize(job))
             self._blobs.put(key, pcm, content_type="audio/pcm")
         except Exception as e:
-            return self._failed(job_id, position, e)
-        with session_scope(self._sessions, write=True) as session:
-            ready = complete_segment(
-                session=session,
-                job_id=job_id,
-                position=position,
-                audio_blob_key=key,
-                audio_seconds=num_samples(pcm) / SAMPLE_RATE,
-            )
+            return self._failed(job_id, position, e, token)
+        try:
+            with session_scope(self._sessions, write=True) as session:
+                ready = complete_segment(
+                    session=session,
+                    job_id=job_id,
+                    position=position,
+                    audio_blob_key=key,
+                    audio_seconds=num_samples(pcm) / SAMPLE_RATE,
+                    token=token,
+                )
+                superseded = session.get(JobSegment, (job_id, position)).audio_blob_key != key
+        except JobNotFound as e:
+            raise _Deleted(token) from e
+        if superseded:  # a newer claim owns the segment: this late result is discarded
+            log.warning("job %s segment %d: claim %d superseded: result discarded", job_id, position, token)
+            self._blobs.delete(key)
+            return SegmentOutcome.SKIPPED
         return SegmentOutcome.READY if ready else SegmentOutcome.DONE
 
-    def _failed(self, job_id: str, position: int, error: Exception) -> SegmentOutcome:
+    def _failed(self, job_id: str, position: int, error: Exception, token: int) -> SegmentOutcome:
         log.warning("job %s segment %d failed: %s", job_id, position, error, exc_info=error)
         message = f"{type(error).__name__}: {error}"
         with session_scope(self._sessions, write=True) as session:
@@ -109,8 +136,17 @@ class SegmentRunner:
                 position=position,
                 error=message,
                 max_attempts=self._max_attempts,
+                token=token,
             )
             return SegmentOutcome.FAILED if job.status.is_terminal else SegmentOutcome.RETRY
+
+
+class _Deleted(Exception):
+    """The job was deleted while this claim ran: its blob is dropped."""
+
+    def __init__(self, token: int) -> None:
+        super().__init__(token)
+        self.token = token
 
 
 def synthesis_job(request: dict, job_id: str, position: int, text: str, max_piece_chars: int) -> SynthesisJob:

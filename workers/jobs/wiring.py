@@ -37,8 +37,17 @@ def stitch_policy(settings: Settings) -> StitchPolicy:
     )
 
 
+def segment_lease_s(settings: Settings) -> float:
+    """How long a worker's claim holds a segment: past the hard time limit no task of it can be alive."""
+    return settings.distributed.task_time_limit_s + STALE_GRACE_S
+
+
 def segment_runner(
-    settings: Settings, sessions: sessionmaker[Session], blobs: BlobStore, synthesize: Synthesize
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    blobs: BlobStore,
+    synthesize: Synthesize,
+    lease_s: float | None = None,
 ) -> SegmentRunner:
     return SegmentRunner(
         sessions=sessions,
@@ -46,6 +55,7 @@ def segment_runner(
         synthesize=synthesize,
         max_attempts=settings.jobs.max_segment_attempts,
         max_piece_chars=settings.max_piece_chars,
+        lease_s=lease_s,
     )
 
 
@@ -111,7 +121,7 @@ def distributed_job_service(
     janitor = JobJanitor(
         sessions,
         CeleryJobQueue(celery_app),
-        stale_after=timedelta(seconds=settings.distributed.task_time_limit_s + STALE_GRACE_S),
+        stale_after=timedelta(seconds=segment_lease_s(settings)),
         interval_s=settings.jobs.sweep_interval_s,
     )
     return job_service(settings, sessions, blobs, janitor)
@@ -131,7 +141,7 @@ def job_worker(
     from workers.jobs.celery_queue import CeleryJobQueue
 
     return JobWorker(
-        runner=segment_runner(settings, sessions, blobs, synthesize),
+        runner=segment_runner(settings, sessions, blobs, synthesize, segment_lease_s(settings)),
         finalizer=finalize_runner(settings, sessions, blobs, encode),
         relay=OutboxRelay(sessions, options=settings.jobs),
         queue=CeleryJobQueue(celery_app),
