@@ -11,10 +11,10 @@ ResponseFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 # The generation extensions that /v1/audio/speech and /v1/jobs both take, bounded in one place
 Language = Annotated[str | None, Field(max_length=40)]
 Seed = Annotated[int | None, Field(ge=0, le=2**63 - 1)]
-Temperature = Annotated[float | None, Field(gt=0.0, le=5.0)]
-TopP = Annotated[float | None, Field(gt=0.0, le=1.0)]
+Temperature = Annotated[float | None, Field(gt=0.0, le=5.0, allow_inf_nan=False)]
+TopP = Annotated[float | None, Field(gt=0.0, le=1.0, allow_inf_nan=False)]
 TopK = Annotated[int | None, Field(ge=1, le=100_000)]
-RepetitionPenalty = Annotated[float | None, Field(gt=0.0, le=10.0)]
+RepetitionPenalty = Annotated[float | None, Field(gt=0.0, le=10.0, allow_inf_nan=False)]
 
 
 class VoiceObject(BaseModel):
@@ -37,7 +37,7 @@ class SpeechRequest(BaseModel):
     )
     instructions: str | None = Field(default=None, max_length=4096)
     response_format: ResponseFormat = "mp3"
-    speed: float = Field(default=1.0, ge=0.25, le=4.0)
+    speed: float = Field(default=1.0, ge=0.25, le=4.0, allow_inf_nan=False)
     stream: bool | None = Field(default=None, description="extension: stream audio as it is generated")
     stream_format: Literal["audio", "sse"] | None = None
     # extensions
