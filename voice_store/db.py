@@ -35,7 +35,8 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from voice_store.errors import InvalidInputError, SchemaError
@@ -46,6 +47,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POSTGRES_CONNECT_TIMEOUT_S = 10
 _SQLITE_BEGIN_OPTION = "voice_store_sqlite_begin"
+DATABASE_UNAVAILABLE: tuple[type[SQLAlchemyError], ...] = (OperationalError, InterfaceError, PoolTimeoutError)
+"""The database cannot be reached (down, restarting, connections exhausted): a 503 to retry, not a bug."""
 
 
 def parse_database_url(url: str | URL) -> URL:

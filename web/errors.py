@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from common.errors import RateLimited, ServiceError
 from common.validation import error_reason
+from voice_store.db import DATABASE_UNAVAILABLE
 from voice_store.errors import (
     AuthenticationError,
     BlobStoreError,
@@ -142,7 +143,24 @@ def internal_error() -> JSONResponse:
     return envelope(500, "internal server error", type_="server_error", code="internal_error")
 
 
+DATABASE_RETRY_AFTER_S = 2
+
+
+def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    """The database is down or restarting: a 503 the client may retry, never a 500."""
+    log.warning("database unavailable: %s", type(exc).__name__, extra={"error": str(exc)[:200]})
+    return envelope(
+        503,
+        "the database is unavailable; retry shortly",
+        type_="server_error",
+        code="database_unavailable",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    for error in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(error, _database_unavailable)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

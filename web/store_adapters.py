@@ -11,29 +11,63 @@ from sqlalchemy.orm import Session, sessionmaker
 from common.errors import Unauthorized
 from common.voice_library import VoiceLibrary
 from voice_store import api_keys
-from voice_store.db import session_scope
+from voice_store.db import DATABASE_UNAVAILABLE, session_scope
 from voice_store.errors import InvalidApiKey
 from web.auth import KeyIdentity
+from web.key_cache import KeyCache
 from web.voices import SavedVoice
 
 _MISSING_KEY = "missing API key: send `Authorization: Bearer <key>` (create one with `qwen3-tts keys create`)"
 _MAX_LISTED_VOICES = 100
 
 
+KEY_CACHE_TTL_S = 5.0
+"""A key created or revoked by another process (``qwen3-tts keys``) is seen within this many seconds."""
+KEY_CACHE_STALE_S = 300.0
+"""While the database is unreachable, what was known this recently still answers (built-in voices work)."""
+
+
 class StoreApiKeys:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    """Keys from ``voice_store``, remembered briefly (``web.key_cache``): a request does not ask the
+    database whether keys exist every time, and a database blip does not fail requests it can answer."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        ttl_s: float = KEY_CACHE_TTL_S,
+        stale_s: float = KEY_CACHE_STALE_S,
+    ) -> None:
         self._sessions = sessions
+        self._cache: KeyCache[object] = KeyCache(ttl_s=ttl_s, stale_s=stale_s)
+
+    def invalidate(self) -> None:
+        """Forget what is remembered (a key was created or revoked in this process)."""
+        self._cache.invalidate()
 
     def _authenticate(self, token: str | None) -> KeyIdentity | None:
+        if not self._cache.get("any", self._any_live_key, unavailable=DATABASE_UNAVAILABLE):
+            return None
+        if token is None:
+            raise Unauthorized(_MISSING_KEY)
+        found = self._cache.get(
+            f"token:{token}", lambda: self._identity(token), unavailable=DATABASE_UNAVAILABLE
+        )
+        if not isinstance(found, KeyIdentity):
+            raise Unauthorized("invalid API key")
+        return found
+
+    def _any_live_key(self) -> bool:
         with session_scope(self._sessions) as session:
-            if not api_keys.has_active_api_keys(session=session):
-                return None
-            if token is None:
-                raise Unauthorized(_MISSING_KEY)
+            return api_keys.has_active_api_keys(session=session)
+
+    def _identity(self, token: str) -> KeyIdentity | None:
+        """The key's identity, or None for a token that is no live key (remembered as a refusal too)."""
+        with session_scope(self._sessions) as session:
             try:
                 record = api_keys.verify_api_key(session=session, token=token)
-            except InvalidApiKey as e:
-                raise Unauthorized("invalid API key") from e
+            except InvalidApiKey:
+                return None
             return KeyIdentity(id=record.id, max_concurrent_streams=record.max_concurrent_streams)
 
     async def authenticate(self, token: str | None) -> KeyIdentity | None:
