@@ -5,6 +5,7 @@ metrics and the history show, and generation works from the keyboard alone."""
 from __future__ import annotations
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.ui.conftest import PHONE, OpenPage, assert_fits_width, assert_in_viewport, screenshot
@@ -138,3 +139,15 @@ def test_an_api_key_is_remembered_for_the_tab(open_page: OpenPage, server_url: s
     page.locator("#api-key").press("Tab")  # "change" fires on leaving the field
     page.goto(f"{server_url}/ui/jobs")
     expect(page.locator("#api-key")).to_have_value("sk-for-this-tab")
+
+
+@pytest.mark.parametrize("path", ["/ui", "/ui/voices", "/ui/jobs"])
+def test_every_control_has_a_label(open_page: OpenPage, path: str) -> None:
+    page = open_page(path)
+    page.wait_for_load_state("networkidle")
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll("input, select, textarea, meter")]
+            .filter((c) => !(c.labels && c.labels.length) && !c.getAttribute("aria-label"))
+            .map((c) => c.id || c.outerHTML)"""
+    )
+    assert unlabelled == []
