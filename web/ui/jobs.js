@@ -182,6 +182,7 @@ async function refresh() {
       return fresh;
     }));
     $("jobs-empty").hidden = page.data.length > 0;
+    $("jobs").dataset.refreshes = String(Number($("jobs").dataset.refreshes || 0) + 1); // for tests to wait on
     say("list-message", "");
     const running = page.data.filter((job) => !FINISHED.has(job.status));
     // a webhook is sent after its job ends: poll until each pending delivery is settled
