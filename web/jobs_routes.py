@@ -68,6 +68,7 @@ async def create_job(
         callback_url=body.callback_url,
         idempotency_key=idempotency_key,
         api_key_id=key.id if key else None,
+        cover=body.book.cover_image() if body.book else None,
     )
     created = await asyncio.to_thread(jobs.create, submission)
     if not created.created:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from common.jobs.segmentation import Chapter
 from voice_store.job_details import JobDetails
 from voice_store.models.jobs import Job, JobErrorStep
+from web.jobs_book_schemas import LOUDNESS_DESCRIPTION, BookIn, Loudness, RoomToneIn
 from web.schemas import (
     Language,
     RepetitionPenalty,
@@ -26,6 +27,16 @@ from web.schemas import (
 )
 
 MAX_METADATA_BYTES = 16 * 1024
+_NOT_SPEECH = {
+    "input",
+    "chapters",
+    "callback_url",
+    "metadata",
+    "response_format",
+    "loudness",
+    "room_tone",
+    "book",
+}
 
 
 class ChapterIn(BaseModel):
@@ -57,11 +68,16 @@ class JobRequest(BaseModel):
     repetition_penalty: RepetitionPenalty = None
     callback_url: str | None = Field(default=None, max_length=2048)
     metadata: dict[str, Any] | None = None
+    loudness: Loudness | None = Field(default=None, description=LOUDNESS_DESCRIPTION)
+    room_tone: RoomToneIn | None = Field(default=None, description="overrides the loudness target's default")
+    book: BookIn | None = Field(default=None, description="m4b only: title, author, narrator, cover")
 
     @model_validator(mode="after")
     def _one_source(self) -> JobRequest:
         if (self.input is None) == (self.chapters is None):
             raise ValueError("give exactly one of `input` (one text) or `chapters` ([{title, text}, ...])")
+        if self.book is not None and self.response_format != "m4b":
+            raise ValueError("`book` (tags and cover) needs response_format m4b")
         return self
 
     @field_validator("metadata")
@@ -78,14 +94,15 @@ class JobRequest(BaseModel):
 
     def speech_request(self, text: str) -> SpeechRequest:
         """The speech request for ``text``: a job is planned exactly like ``/v1/audio/speech``."""
-        fields = self.model_dump(exclude={"input", "chapters", "callback_url", "metadata", "response_format"})
+        fields = self.model_dump(exclude=_NOT_SPEECH)
         return SpeechRequest(**fields, input=text)
 
     def canonical(self) -> dict[str, Any]:
         """What identifies this request (for ``Idempotency-Key``): the text only as its digest."""
         texts = json.dumps([[c.title, c.text] for c in self.chapter_list()], ensure_ascii=False)
-        body = self.model_dump(mode="json", exclude={"input", "chapters"})
-        return body | {"text_sha256": hashlib.sha256(texts.encode()).hexdigest()}
+        body = self.model_dump(mode="json", exclude={"input", "chapters", "book"})
+        book = None if self.book is None else self.book.stored(self.book.cover_image())
+        return body | {"text_sha256": hashlib.sha256(texts.encode()).hexdigest(), "book": book}
 
 
 class Progress(BaseModel):
@@ -114,6 +131,11 @@ class JobOutput(BaseModel):
     format: str
     duration_s: float | None
     url: str
+    loudness: dict[str, Any] | None = Field(
+        default=None,
+        description="with a loudness target: {target, before, after}, each measured as integrated_lufs, "
+        "true_peak_dbtp, sample_peak_dbfs, rms_dbfs",
+    )
 
 
 class ChapterProgressView(BaseModel):
@@ -195,6 +217,7 @@ def job_view(job: Job, details: JobDetails | None = None) -> JobView:
                 format=o["format"],
                 duration_s=o.get("duration_s"),
                 url=output_url(job.id, o.get("chapter")),
+                loudness=o.get("loudness"),
             )
             for o in job.outputs or []
         ],

@@ -13,6 +13,7 @@ class AudioFormat:
     codec: str  # FFmpeg encoder
     bit_rate: int | None = None  # None: the codec's own choice (lossless)
     is_seekable_only: bool = False  # MP4: the index is written at the end, so no streaming
+    brand: str | None = None  # MP4 major brand (players tell an audiobook from its brand and extension)
 
     @property
     def is_raw(self) -> bool:
@@ -28,9 +29,10 @@ FORMATS: dict[str, AudioFormat] = {
     "flac": AudioFormat("flac", "audio/flac", "flac", "flac"),
     "wav": AudioFormat("wav", "audio/wav", None, "pcm_s16le"),
     "pcm": AudioFormat("pcm", _PCM_TYPE, None, "pcm_s16le"),
-    # jobs only: an audiobook with chapter marks, and its chapters alone (AAC in MP4; speech at 64 kb/s)
-    "m4b": AudioFormat("m4b", "audio/mp4", "ipod", "aac", 64_000, is_seekable_only=True),
-    "m4a": AudioFormat("m4a", "audio/mp4", "ipod", "aac", 64_000, is_seekable_only=True),
+    # jobs only: an audiobook with chapter marks, and its chapters alone (AAC in MP4; speech at 64 kb/s).
+    # FFmpeg's mp4 muxer with the iTunes brand: unlike "ipod" it takes the cover's attached-picture stream
+    "m4b": AudioFormat("m4b", "audio/mp4", "mp4", "aac", 64_000, is_seekable_only=True, brand="M4B "),
+    "m4a": AudioFormat("m4a", "audio/mp4", "mp4", "aac", 64_000, is_seekable_only=True, brand="M4A "),
 }
 
 RESPONSE_FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")  # what /v1/audio/speech can stream

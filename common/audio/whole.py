@@ -6,7 +6,8 @@
   decoded length equals the PCM's.
 - aac: ADTS frames (no container to carry the priming: decoders add up to one frame at each end).
 - flac: STREAMINFO with the total sample count (and MD5) rewritten after the last frame.
-- m4a / m4b: AAC in MP4 (an edit list trims the priming; the index first), with chapter marks and titles.
+- m4a / m4b: AAC in MP4 (an edit list trims the priming; the index first), with chapter marks and titles,
+  and for a book its tags and cover (``common.audio.book_tags``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from common.audio.book_tags import BookTags
 from common.audio.formats import audio_format
 from common.audio.pcm import wav_header
 from common.audio.writer import encoder_errors, open_writer
@@ -54,16 +56,18 @@ def encode_file(
     *,
     speed: float = 1.0,
     chapters: Sequence[ChapterMark] = (),
+    book: BookTags | None = None,
 ) -> None:
-    """Encode PCM ``blocks`` (s16le mono 24 kHz) into the file ``path`` as ``fmt``; chapters for MP4 only."""
+    """Encode PCM ``blocks`` (s16le mono 24 kHz) into the file ``path`` as ``fmt``; chapters and ``book``
+    (tags, cover) for MP4 only."""
     audio = audio_format(fmt)
-    if chapters and not audio.is_seekable_only:
-        raise ValueError(f"chapter marks need an MP4 format (m4b, m4a), not {fmt}")
+    if (chapters or book is not None) and not audio.is_seekable_only:
+        raise ValueError(f"chapter marks and book tags need an MP4 format (m4b, m4a), not {fmt}")
     if audio.is_raw:
         with path.open("wb") as out:
             _write_raw(blocks, fmt, out, speed=speed)
         return
-    writer = open_writer(audio, path, speed=speed, chapters=chapter_entries(chapters))
+    writer = open_writer(audio, path, speed=speed, chapters=chapter_entries(chapters), book=book)
     _feed(writer, blocks)
 
 

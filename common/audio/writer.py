@@ -21,6 +21,7 @@ from typing import Any, BinaryIO, Protocol
 import av
 import numpy as np
 
+from common.audio.book_tags import BookTags
 from common.audio.formats import AudioFormat
 from common.audio.tempo import Tempo, is_unit_speed
 from common.contracts import SAMPLE_RATE
@@ -103,6 +104,7 @@ class CodecWriter:
         speed: float = 1.0,
         streaming: bool = False,
         chapters: Sequence[dict[str, Any]] = (),
+        book: BookTags | None = None,
     ) -> None:
         assert fmt.muxer is not None, f"{fmt.name} is raw PCM: use PcmWriter"
         self._name = fmt.name
@@ -112,6 +114,8 @@ class CodecWriter:
             options["page_duration"] = str(OGG_PAGE_US)
         if fmt.is_seekable_only:
             options["movflags"] = "+faststart"  # the index before the audio: players start at once
+        if fmt.brand is not None:
+            options["brand"] = fmt.brand
         with encoder_errors(fmt.name):
             where = str(target) if isinstance(target, Path) else target
             self._container = av.open(where, "w", format=fmt.muxer, options=options)
@@ -124,6 +128,24 @@ class CodecWriter:
                 self._stream.codec_context.options = {"frame_size": str(FLAC_STREAM_BLOCK)}
             if chapters:
                 self._container.set_chapters(list(chapters))
+            if book is not None:
+                self._add_book(book)
+
+    def _add_book(self, book: BookTags) -> None:
+        """Tags on the container; the cover as an attached picture (one packet: the image file itself)."""
+        self._container.metadata.update(book.metadata())
+        if book.cover is None:
+            return
+        cover = book.cover
+        picture = self._container.add_stream(cover.codec)
+        picture.width, picture.height = cover.width, cover.height
+        picture.pix_fmt = "rgb24" if cover.codec == "png" else "yuvj420p"  # the muxer opens an (unused) encoder
+        picture.disposition = av.stream.Disposition.attached_pic
+        self._container.start_encoding()
+        packet = av.Packet(cover.data)
+        packet.stream, packet.pts, packet.dts = picture, 0, 0
+        packet.time_base = Fraction(1, 90_000)
+        self._container.mux(packet)
 
     def write(self, pcm: bytes) -> None:
         with encoder_errors(self._name):
@@ -156,8 +178,9 @@ def open_writer(
     speed: float = 1.0,
     streaming: bool = False,
     chapters: Sequence[dict[str, Any]] = (),
+    book: BookTags | None = None,
 ) -> PcmWriter | CodecWriter:
     if fmt.is_raw:
         assert not isinstance(target, Path)
         return PcmWriter(fmt, target, speed=speed)
-    return CodecWriter(fmt, target, speed=speed, streaming=streaming, chapters=chapters)
+    return CodecWriter(fmt, target, speed=speed, streaming=streaming, chapters=chapters, book=book)

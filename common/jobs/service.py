@@ -9,6 +9,7 @@ into envelopes.
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from common.audio.book_tags import Cover
 from common.errors import Conflict, InvalidRequest, NotFound, Unavailable
+from common.jobs.blob_keys import cover_key
 from common.jobs.options import JobsOptions
 from common.jobs.ports import JobQueue
 from common.jobs.segmentation import Chapter, segment_chapters
@@ -42,6 +45,7 @@ class JobSubmission:
     callback_url: str | None = None
     idempotency_key: str | None = None
     api_key_id: str | None = None
+    cover: Cover | None = None  # the m4b's cover: stored beside the job's audio before it is queued
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +142,12 @@ class JobService:
             if not created:  # a replay: the first request enqueued it
                 return CreatedJob(job=job, created=False, webhook_secret=None)
         try:
+            if submission.cover is not None:
+                cover = submission.cover
+                image = io.BytesIO(cover.data)
+                self._blobs.put(
+                    cover_key(job.id, cover.extension), image, content_type=f"image/{cover.extension}"
+                )
             self._queue.submit(job.id, model=submission.model, positions=list(range(len(segments))))
         except Exception as e:  # the broker's own errors, whatever the adapter: never leave it queued forever
             self._fail_unqueued(job.id, e)

@@ -1,8 +1,10 @@
 """Finalize a job whose segments are all done: stitch, encode, store the outputs, finish the job.
 
 Per chapter, the segments are joined with the speech seam policy (``common.seams.SeamJoiner``: faded edges and
-a short pause); the whole-job file joins the chapters the same way with a longer pause. Audio streams through
-the encoder one segment at a time, so memory stays bounded by a segment, not by the book. Output keys are
+a short pause), then mastered when the job asks (``workers.jobs.mastering``: room tone, loudness target); the
+whole-job file joins the chapters the same way with a longer pause (an m4b with the book's tags and cover).
+Audio streams through the encoder one segment at a time (a mastered chapter: one chapter at a time), so
+memory stays bounded by a segment, not by the book. Output keys are
 fixed per job, so a finalize that is run twice (a redelivered task) overwrites its own files, and
 ``finish_job`` succeeds once: exactly one ``job.succeeded`` event reaches the outbox. The encoder is
 injected (``encode_file``); ``workers.jobs.failures.FinalizeRunner`` bounds the attempts and turns a failure
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,16 +23,18 @@ from typing import Any, Protocol
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
+from common.audio.book_tags import BookTags, read_cover
 from common.audio.formats import FORMATS
 from common.audio.pcm import float_to_s16le, s16le_to_float
 from common.audio.whole import ChapterMark, encode_file
-from common.jobs.blob_keys import chapter_key, whole_key
+from common.jobs.blob_keys import chapter_key, cover_key, whole_key
 from common.seams import SeamJoiner
 from voice_store.blobs.port import BlobStore
 from voice_store.db import session_scope
 from voice_store.job_transitions import finish_job
 from voice_store.jobs import get_job, list_segments
 from voice_store.models.jobs import JobStatus
+from workers.jobs.mastering import Mastering, master_chapter
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +79,11 @@ class EncodeFile(Protocol):
         *,
         speed: float = 1.0,
         chapters: Sequence[ChapterMark] = (),
+        book: BookTags | None = None,
     ) -> None: ...
+
+
+ChapterSource = Callable[[], Iterator[np.ndarray]]  # a chapter's audio, read afresh by each output
 
 
 class Finalizer:
@@ -110,15 +118,39 @@ class Finalizer:
         return finished
 
     def _write_outputs(self, job_id: str, request: dict[str, Any], parts: Sequence[_Segment]) -> list[dict]:
-        fmt, speed = request["response_format"], float(request.get("speed", 1.0))
         titles: list[str | None] = request.get("chapter_titles") or [None]
         chapters = [[p for p in parts if p.chapter == n] for n in range(len(titles))]
+        mastering = Mastering.from_request(request)
+        if mastering is None:
+            policy = self._policy
+            # lengths follow from the segments: the seam joiner adds the pauses and keeps every sample
+            seconds = [
+                sum(p.seconds for p in c) + policy.segment_pause_ms / 1000 * (len(c) - 1) for c in chapters
+            ]
+            sources: list[ChapterSource] = [lambda c=c: self._chapter(c) for c in chapters]
+            return self._encode_outputs(job_id, request, sources, seconds, [None] * len(chapters))
+        with tempfile.TemporaryDirectory(prefix="qwen3-tts-master-") as directory:
+            mastered = [
+                master_chapter(self._chapter(c), mastering, Path(directory) / f"{n:04d}.f32")
+                for n, c in enumerate(chapters)
+            ]
+            sources = [m.blocks for m in mastered]
+            seconds = [m.seconds for m in mastered]
+            reports = [m.loudness for m in mastered]
+            return self._encode_outputs(job_id, request, sources, seconds, reports)
+
+    def _encode_outputs(
+        self,
+        job_id: str,
+        request: dict[str, Any],
+        sources: Sequence[ChapterSource],
+        seconds: Sequence[float],
+        loudness: Sequence[dict[str, Any] | None],
+    ) -> list[dict]:
+        fmt, speed = request["response_format"], float(request.get("speed", 1.0))
+        titles: list[str | None] = request.get("chapter_titles") or [None]
         policy = self._policy
-        # lengths follow from the segments: the seam joiner adds the pauses and keeps every sample
-        seconds = [
-            sum(p.seconds for p in c) + policy.segment_pause_ms / 1000 * (len(c) - 1) for c in chapters
-        ]
-        starts = [sum(seconds[:n]) + policy.chapter_pause_ms / 1000 * n for n in range(len(chapters))]
+        starts = [sum(seconds[:n]) + policy.chapter_pause_ms / 1000 * n for n in range(len(sources))]
         total = (starts[-1] + seconds[-1]) / speed
         whole = whole_key(job_id, fmt)
         if fmt == "m4b":  # one audiobook file with chapter marks; chapters on their own as m4a
@@ -126,24 +158,37 @@ class Finalizer:
                 ChapterMark(title or f"Chapter {n + 1}", start / speed, (start + length) / speed)
                 for n, (title, start, length) in enumerate(zip(titles, starts, seconds, strict=True))
             ]
-            self._encode_to(whole, self._book(chapters), fmt, speed, marks)
+            self._encode_to(whole, self._book(sources), fmt, speed, marks, self._book_tags(job_id, request))
         else:
-            self._encode_to(whole, self._book(chapters), fmt, speed)
+            self._encode_to(whole, self._book(sources), fmt, speed)
         outputs: list[dict[str, Any]] = [
             {"chapter": None, "title": None, "blob_key": whole, "format": fmt, "duration_s": round(total, 3)}
         ]
         chapter_fmt = "m4a" if fmt == "m4b" else fmt
-        for number, chapter in enumerate(chapters):
+        for number, source in enumerate(sources):
             key = (
                 whole
-                if len(chapters) == 1 and fmt == chapter_fmt
+                if len(sources) == 1 and fmt == chapter_fmt
                 else chapter_key(job_id, number, chapter_fmt)
             )
             if key != whole:
-                self._encode_to(key, self._chapter(chapter), chapter_fmt, speed)
+                self._encode_to(key, source(), chapter_fmt, speed)
             output = {"chapter": number, "title": titles[number], "blob_key": key, "format": chapter_fmt}
-            outputs.append(output | {"duration_s": round(seconds[number] / speed, 3)})
+            output |= {"duration_s": round(seconds[number] / speed, 3)}
+            outputs.append(output | ({"loudness": loudness[number]} if loudness[number] else {}))
         return outputs
+
+    def _book_tags(self, job_id: str, request: dict[str, Any]) -> BookTags | None:
+        """The m4b's tags and cover (stored at create time under the job's prefix)."""
+        book = request.get("book")
+        if not book:
+            return None
+        cover = None
+        if book.get("cover"):
+            cover = read_cover(self._blobs.get(cover_key(job_id, book["cover"])))
+        return BookTags(
+            title=book.get("title"), author=book.get("author"), narrator=book.get("narrator"), cover=cover
+        )
 
     def _segment_audio(self, segment: _Segment) -> Iterator[np.ndarray]:
         yield s16le_to_float(self._blobs.get(segment.key))
@@ -153,18 +198,25 @@ class Finalizer:
         parts = (self._segment_audio(s) for s in chapter)
         return joined(parts, pause_ms=policy.segment_pause_ms, fade_ms=policy.fade_ms)
 
-    def _book(self, chapters: Sequence[Sequence[_Segment]]) -> Iterator[np.ndarray]:
+    def _book(self, sources: Sequence[ChapterSource]) -> Iterator[np.ndarray]:
         policy = self._policy
-        parts = (self._chapter(c) for c in chapters)
+        parts = (source() for source in sources)
         return joined(parts, pause_ms=policy.chapter_pause_ms, fade_ms=policy.fade_ms)
 
     def _encode_to(
-        self, key: str, audio: Iterator[np.ndarray], fmt: str, speed: float, marks: Sequence[ChapterMark] = ()
+        self,
+        key: str,
+        audio: Iterator[np.ndarray],
+        fmt: str,
+        speed: float,
+        marks: Sequence[ChapterMark] = (),
+        book: BookTags | None = None,
     ) -> None:
         """Encode into a temporary file (seekable: exact sizes, totals, the MP4 index), then store it."""
         pcm = (float_to_s16le(block) for block in audio)
+        extra = {} if book is None else {"book": book}  # encoders without book support still fit the rest
         with tempfile.TemporaryDirectory(prefix="qwen3-tts-job-") as directory:
             path = Path(directory) / f"audio.{fmt}"
-            self._encode_file(pcm, fmt, path, speed=speed, chapters=marks)
+            self._encode_file(pcm, fmt, path, speed=speed, chapters=marks, **extra)
             with path.open("rb") as data:
                 self._blobs.put(key, data, content_type=FORMATS[fmt].content_type)
