@@ -69,6 +69,9 @@ class RedisChunkStream:
         except StopAsyncIteration:
             self._end()
             raise
+        except (RedisError, OSError) as e:  # Redis went away mid-read: a 503 to retry (before the first byte)
+            await self._stop_producer()
+            raise Unavailable(f"the chunk stream's Redis is unavailable: {type(e).__name__}") from e
         except BaseException:  # an error, a cancelled task, Redis gone: the worker must not run on for nobody
             await self._stop_producer()
             raise

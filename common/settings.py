@@ -204,6 +204,9 @@ class Settings(BaseSettings):
     max_streams_per_key: int = Field(default=4, ge=1)
     max_queue_depth: int = Field(default=32, ge=1)
     retry_after_s: int = Field(default=2, ge=1)
+    max_queue_wait_s: float = Field(
+        default=10.0, ge=0, description="a request expected to wait longer than this for a decode row: 429"
+    )
     max_buffered_chunks: int = Field(default=2, ge=1, description="chunks generated ahead of a slow client")
     # async jobs (/v1/jobs): limits, segmenting, webhook delivery
     jobs: JobsOptions = JobsOptions()

@@ -19,6 +19,7 @@ from common.stores import build_blob_store
 from common.voice_library import VoiceLibrary
 from voice_store.blobs import BlobStore
 from web.deps import Services
+from web.readiness import ReadinessCheck, database_check, dispatcher_check
 from web.store_adapters import LibrarySavedVoices, StoreApiKeys
 from workers.embedded import InProcessDispatcher
 from workers.engine_host import EngineHost
@@ -149,9 +150,14 @@ def build_embedded_services(
     """The in-process dispatcher over ``host``, with the SQLite/blob ``stores`` (opened here if not given)."""
     sessions, blobs = stores or open_stores(settings)
     library = build_voice_library(settings, sessions, blobs, prompts)
+    dispatcher = InProcessDispatcher(
+        host, max_buffered_chunks=settings.max_buffered_chunks, rows=settings.optimization.max_batch_size
+    )
+    engine = dispatcher_check(dispatcher, name="engine", missing="the engine is still loading or has stopped")
     return Services(
-        dispatcher=InProcessDispatcher(host, max_buffered_chunks=settings.max_buffered_chunks),
+        dispatcher=dispatcher,
         settings=settings,
+        readiness=(database_check(sessions), engine),
         api_keys=StoreApiKeys(sessions),
         saved_voices=LibrarySavedVoices(library),
         voice_library=library,
@@ -185,9 +191,16 @@ def build_distributed_services(settings: Settings) -> Services:
     blobs = build_blob_store(settings)
     celery_app = create_celery_app(settings)  # requests and jobs share it; the dispatcher closes it
     library = build_voice_library(settings, sessions, blobs)
+    dispatcher = CeleryDispatcher.from_settings(settings, celery_app)
+    workers = dispatcher_check(
+        dispatcher,
+        name="workers",
+        missing="no live worker answered (start one: qwen3-tts worker --gpu N --models ..., or --demo)",
+    )
     return Services(
-        dispatcher=CeleryDispatcher.from_settings(settings, celery_app),
+        dispatcher=dispatcher,
         settings=settings,
+        readiness=(database_check(sessions), ReadinessCheck("redis", dispatcher.ping), workers),
         api_keys=StoreApiKeys(sessions),
         saved_voices=LibrarySavedVoices(library),
         voice_library=library,

@@ -48,6 +48,7 @@ def create_app(services: Services) -> FastAPI:
             max_streams_per_key=settings.max_streams_per_key,
             max_queue_depth=settings.max_queue_depth,
             retry_after_s=settings.retry_after_s,
+            max_queue_wait_s=settings.max_queue_wait_s,
         ),
         catalog=VoiceCatalog(load_aliases(), services.saved_voices),
     )

@@ -15,6 +15,7 @@ from common.voice_library import VoiceLibrary
 from web.admission import Admission
 from web.auth import ApiKeys, KeyIdentity, OpenAccess, bearer_token
 from web.metrics import Metrics
+from web.readiness import ReadinessCheck
 from web.voices import NoSavedVoices, SavedVoices, VoiceCatalog
 
 
@@ -29,6 +30,7 @@ class Services:
     voice_library: VoiceLibrary | None = None  # the /v1/voices API (None: not offered)
     jobs: JobService | None = None  # the /v1/jobs API (None: not offered)
     demo: bool = False
+    readiness: tuple[ReadinessCheck, ...] = ()  # what /readyz asks (empty: the dispatcher alone)
 
 
 @dataclass(slots=True)

@@ -26,6 +26,9 @@ from voice_store.errors import (
 
 log = logging.getLogger(__name__)
 
+UNAVAILABLE_RETRY_AFTER_S = 2
+"""Seconds a 503 (an outage, no worker yet) asks the client to wait before retrying."""
+
 _HTTP_TYPES = {401: "invalid_request_error", 403: "invalid_request_error", 404: "invalid_request_error"}
 
 
@@ -69,6 +72,8 @@ def envelope(
 def _service_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
     headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, RateLimited) else None
+    if exc.status == 503:  # an outage or no worker yet: the client may retry
+        headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)}
     if exc.status >= 500:
         log.error("request failed: %s", exc.message, exc_info=exc.__cause__ or exc)
     return envelope(exc.status, exc.message, type_=exc.type, code=exc.code, param=exc.param, headers=headers)
@@ -143,9 +148,6 @@ def internal_error() -> JSONResponse:
     return envelope(500, "internal server error", type_="server_error", code="internal_error")
 
 
-DATABASE_RETRY_AFTER_S = 2
-
-
 def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
     """The database is down or restarting: a 503 the client may retry, never a 500."""
     log.warning("database unavailable: %s", type(exc).__name__, extra={"error": str(exc)[:200]})
@@ -154,7 +156,7 @@ def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
         "the database is unavailable; retry shortly",
         type_="server_error",
         code="database_unavailable",
-        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)},
     )
 
 

@@ -63,7 +63,7 @@ async def create_speech(body: SpeechRequest, request: Request, state: StateDep, 
     dispatcher = state.services.dispatcher
     voice = await resolve_voice(state, body)
     plan = plan_request(state, body, voice, request_id=request_id_of(request.scope))
-    ticket = state.admission.admit(key, queue_depth=dispatcher.queue_depth())
+    ticket = state.admission.admit(key, queue_depth=dispatcher.queue_depth(), rows=dispatcher.rows())
     try:
         stream = await dispatcher.submit(plan.job)
     except BaseException:

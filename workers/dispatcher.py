@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 
 from common.contracts import ModelInfo
 from common.errors import Unavailable
+from common.redis_options import redis_client_options
 from common.redis_stream import StreamKeys, StreamLimits
 from common.redis_stream_reader import RedisChunkStream
 from common.settings import Settings
@@ -52,6 +53,7 @@ class CeleryDispatcher:
         self._refresh_s = refresh_s
         self._workers: list[WorkerStatus] = []
         self._models: dict[str, ModelInfo] = {}
+        self._registry_fresh = False
         self._in_flight = 0
         self._ready: tuple[float, bool] = (0.0, False)
         self._ready_lock = asyncio.Lock()
@@ -62,7 +64,7 @@ class CeleryDispatcher:
         """``app``: the process's Celery app when other senders share it (``close`` closes it)."""
         import redis.asyncio
 
-        client = redis.asyncio.Redis.from_url(settings.redis_url, socket_connect_timeout=5)
+        client = redis.asyncio.Redis.from_url(settings.redis_url, **redis_client_options(asyncio=True))
         return cls(app or create_celery_app(settings), client, settings)
 
     async def start(self) -> None:
@@ -80,6 +82,14 @@ class CeleryDispatcher:
 
     def models(self) -> Sequence[ModelInfo]:
         return list(self._models.values())
+
+    async def ping(self) -> None:
+        """Raises when Redis does not answer (``/readyz``'s ``redis`` check)."""
+        await self._redis.ping()
+
+    def rows(self) -> int | None:
+        """Decode rows of the live workers, from their heartbeats (0 with none: every request would wait)."""
+        return sum(worker.capacity for worker in self._workers)
 
     def queue_depth(self) -> int:
         """Requests this API process has sent and not finished reading."""
@@ -126,7 +136,7 @@ class CeleryDispatcher:
         )
 
     async def _probe(self) -> bool:
-        if not self._workers:
+        if not self._workers or not self._registry_fresh:
             return False
         if any(w.running is not None for w in self._workers):
             return True  # a worker is running a task right now: it consumes
@@ -153,6 +163,7 @@ class CeleryDispatcher:
             try:
                 await self._refresh()
             except (RedisError, OSError) as e:
+                self._registry_fresh = False  # what it holds may be stale: not ready until it refreshes
                 log.warning("refreshing the worker registry failed: %s", e)
 
     async def _refresh(self) -> None:
@@ -168,3 +179,4 @@ class CeleryDispatcher:
                 log.warning("ignoring a malformed worker status: %s", e)
         self._workers = workers
         self._models = {info.name: info for worker in workers for info in worker.models}
+        self._registry_fresh = True

@@ -85,9 +85,11 @@ class MemoryChunkStream:
 class InProcessDispatcher:
     """``common.ports.Dispatcher`` over an ``EngineHost`` in this process."""
 
-    def __init__(self, host: EngineHost, *, max_buffered_chunks: int = 2) -> None:
+    def __init__(self, host: EngineHost, *, max_buffered_chunks: int = 2, rows: int | None = None) -> None:
+        """``rows``: requests the host decodes at once (``optimization.max_batch_size``; None: unknown)."""
         self._host = host
         self._capacity = max_buffered_chunks
+        self._rows = rows
 
     async def start(self) -> None:
         self._host.start()
@@ -103,6 +105,9 @@ class InProcessDispatcher:
 
     def queue_depth(self) -> int:
         return self._host.queue_depth()
+
+    def rows(self) -> int | None:
+        return self._rows
 
     async def is_ready(self) -> bool:
         return self._host.is_ready

@@ -25,6 +25,7 @@ from typing import Any
 
 from celery.signals import worker_process_init, worker_process_shutdown
 
+from common.redis_options import redis_client_options
 from common.redis_stream import StreamLimits
 from common.settings import Settings, SettingsError, load_settings
 from common.stores import build_blob_store, build_sessions
@@ -127,7 +128,9 @@ def build_child(
         warm_up=True,
     )
     runtime = WorkerRuntime(
-        redis=redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=30),
+        redis=redis.Redis.from_url(
+            settings.redis_url, **redis_client_options(asyncio=False, socket_timeout_s=30)
+        ),
         key_prefix=options.key_prefix,
         limits=StreamLimits.from_options(options),
         host=host,
