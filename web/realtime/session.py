@@ -96,9 +96,14 @@ class Session:
                 return
             await self._fatal(e.message, e.code, CLOSE_POLICY)
             raise _Closed from e
+        except ServiceError as e:  # the key store is unreachable: the server's problem, not the client's
+            await self._fatal(e.message, e.code, CLOSE_INTERNAL)
+            raise _Closed from e
+        dispatcher = self._state.services.dispatcher
         try:
-            dispatcher = self._state.services.dispatcher
-            self._ticket = self._state.admission.admit(key, queue_depth=dispatcher.queue_depth())
+            self._ticket = self._state.admission.admit(
+                key, queue_depth=dispatcher.queue_depth(), rows=dispatcher.rows()
+            )
         except ServiceError as e:
             await self._fatal(e.message, e.code, CLOSE_POLICY)
             raise _Closed from e
