@@ -24,6 +24,7 @@ from starlette.websockets import WebSocketState
 
 from common.errors import ServiceError, Unauthorized
 from common.text import SentenceSplitter
+from voice_store.db import DATABASE_UNAVAILABLE
 from web.admission import Ticket
 from web.auth import bearer_token
 from web.deps import AppState
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 CLOSE_NORMAL, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_INTERNAL = 1000, 1008, 1009, 1011
 API_KEY_QUERY = "api_key"
+DATABASE_DOWN = "the database is unavailable; retry shortly"
 
 
 class _Closed(Exception):
@@ -96,8 +98,10 @@ class Session:
                 return
             await self._fatal(e.message, e.code, CLOSE_POLICY)
             raise _Closed from e
-        except ServiceError as e:  # the key store is unreachable: the server's problem, not the client's
-            await self._fatal(e.message, e.code, CLOSE_INTERNAL)
+        except (
+            DATABASE_UNAVAILABLE
+        ) as e:  # the key store is unreachable: the server's problem, not the client's
+            await self._fatal(DATABASE_DOWN, "database_unavailable", CLOSE_INTERNAL)
             raise _Closed from e
         dispatcher = self._state.services.dispatcher
         try:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from common.contracts import ModelInfo, SynthesisJob
 from common.errors import ServiceError
+from voice_store.db import DATABASE_UNAVAILABLE
 from web.deps import AppState
 from web.realtime.protocol import TASK_MODEL_TYPES, ProtocolError, SessionConfig
 from web.schemas import SpeechRequest
@@ -109,4 +110,6 @@ async def configure(state: AppState, config: SessionConfig) -> SessionSetup:
         setup.job(state, "Hello.", request_id="session-config-check")
     except ServiceError as e:
         raise ProtocolError(e.message, e.code, e.param) from e
+    except DATABASE_UNAVAILABLE as e:  # a saved voice could not be looked up: retry later
+        raise ProtocolError("the database is unavailable; retry shortly", "database_unavailable") from e
     return setup
