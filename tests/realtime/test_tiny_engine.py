@@ -37,7 +37,12 @@ def test_tokens_in_pcm_out_as_the_speech_endpoint_makes_it(tiny_url: str) -> Non
         assert 0 < samples.size <= MAX_FRAMES * FRAME and samples.size % FRAME == 0
     body = {"model": "tts-1", "voice": "alloy", "input": "Hello world.", "response_format": "pcm", "seed": 7}
     whole = httpx.post(f"{tiny_url}/v1/audio/speech", json=body, timeout=TIMEOUT)
-    assert whole.status_code == 200 and whole.content == turn.sentence_audio(0)
+    assert whole.status_code == 200
+    # the same codes; decoded in a batch with the sentence submitted ahead, samples agree to 1 LSB
+    alone, streamed = (
+        np.frombuffer(b, dtype="<i2").astype(np.int32) for b in (whole.content, turn.sentence_audio(0))
+    )
+    assert alone.shape == streamed.shape and np.abs(alone - streamed).max() <= 1
 
 
 def test_mp3_sentences_decode(tiny_url: str) -> None:
