@@ -1,0 +1,142 @@
+"""Distributed-mode faults on private servers (issue 19): its own Redis (with or without persistence) and
+Postgres on loopback ports, S3 on moto, two real worker processes and the API process.
+
+- a whole worker SIGKILLed mid-job: the job completes, each segment is claimed (synthesized) once but the
+  killed one (twice), one completion webhook;
+- Redis killed and restarted mid-job, without persistence (every queued message lost: the janitor resends the
+  pending segments from the database) and with an append-only file: the job completes, and speech requests
+  after the restart answer 200, never 500 (pooled connections are replaced, commands retried).
+
+Short limits keep it quick: a 10 s hard time limit (a claim's lease is 15 s), a 1 s janitor sweep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.distributed.harness import distributed_env, serve_distributed, worker_process
+from tests.faults.servers import PrivatePostgres, PrivateRedis, private_postgres, private_redis
+from tests.fixtures.s3_server import MotoServer
+from tests.jobs.client import wait_for_job
+from tests.jobs.cluster import JOB_ENV, MODEL, segments
+from tests.jobs.receiver import Receiver, run_receiver
+from voice_store.db import upgrade_schema
+from voice_store.models.jobs import SegmentStatus
+
+FAULT_ENV = {
+    "QWEN_TTS_DISTRIBUTED__TASK_TIME_LIMIT_S": "10",
+    "QWEN_TTS_DISTRIBUTED__TASK_SOFT_TIME_LIMIT_S": "9",
+    "QWEN_TTS_DISTRIBUTED__VISIBILITY_TIMEOUT_S": "12",
+    "QWEN_TTS_JOBS__SWEEP_INTERVAL_S": "1",
+}
+SPEC = f"{MODEL}:custom_voice:0.03"
+SPEECH = {"model": "tts-1", "voice": "alloy", "input": "After the restart.", "response_format": "pcm"}
+TEXT = " ".join(f"Sentence {n} of a job that meets a fault." for n in range(14))
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PrivatePostgres]:
+    with private_postgres() as server:
+        upgrade_schema(server.url)
+        yield server
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with run_receiver() as receiver:
+        yield receiver
+
+
+@contextlib.contextmanager
+def cluster(
+    redis: PrivateRedis, postgres: PrivatePostgres, s3: MotoServer, name: str
+) -> Iterator[tuple[httpx.Client, object, object]]:
+    env = distributed_env(
+        redis_url=redis.url,
+        namespace=f"faults-{name}",
+        database_url=postgres.url,
+        s3=s3,
+        models={MODEL: "/nonexistent/fake"},
+        **JOB_ENV,
+        **FAULT_ENV,
+    )
+    with (
+        worker_process(env, models=SPEC, hostname=f"cpu0@{name}-a") as first,
+        worker_process(env, models=SPEC, hostname=f"cpu1@{name}-b") as second,
+        serve_distributed(env) as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
+        yield client, first, second
+
+
+def _submit(client: httpx.Client, receiver: Receiver) -> str:
+    body = {"voice": "alloy", "input": TEXT, "response_format": "pcm", "callback_url": receiver.url}
+    response = client.post("/v1/jobs", json=body)
+    assert response.status_code in (200, 201, 202), response.text
+    return response.json()["id"]
+
+
+def _wait_running(database_url: str, job_id: str, count: int, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        states = [status for status, _ in segments(database_url, job_id)]
+        if states.count(SegmentStatus.RUNNING) >= count:
+            return
+        time.sleep(0.01)
+    raise TimeoutError(f"fewer than {count} segments of {job_id} ever ran at once")
+
+
+def _completed_once(client: httpx.Client, receiver: Receiver, job_id: str) -> dict:
+    job = wait_for_job(client, job_id, timeout_s=120)
+    assert job["status"] == "succeeded", job
+    pcm = client.get(f"/v1/jobs/{job_id}/audio", follow_redirects=True).content
+    assert len(pcm) // 2 == round(job["outputs"][0]["duration_s"] * 24_000)
+    time.sleep(2)  # a duplicate webhook would arrive meanwhile
+    assert [json.loads(d.body)["type"] for d in receiver.wait_for(1)] == ["job.succeeded"]
+    return job
+
+
+def test_a_worker_sigkilled_mid_job_costs_one_extra_claim_and_the_job_completes_once(
+    postgres: PrivatePostgres, moto_server: MotoServer, receiver: Receiver
+) -> None:
+    with private_redis(persistent=False) as redis, cluster(redis, postgres, moto_server, "kill") as parts:
+        client, doomed, _ = parts
+        job_id = _submit(client, receiver)
+        _wait_running(postgres.url, job_id, 2)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(doomed.pid, signal.SIGKILL)  # type: ignore[attr-defined]
+        _completed_once(client, receiver, job_id)
+        attempts = sorted(n for _, n in segments(postgres.url, job_id))
+        assert attempts == [1] * (len(attempts) - 1) + [2], attempts  # only the lost one ran twice
+
+
+@pytest.mark.parametrize("persistent", [False, True], ids=["no-persistence", "append-only-file"])
+def test_a_redis_restart_mid_job_loses_nothing_and_no_request_gets_500(
+    postgres: PrivatePostgres, moto_server: MotoServer, receiver: Receiver, persistent: bool
+) -> None:
+    name = "aof" if persistent else "nopersist"
+    with private_redis(persistent=persistent) as redis, cluster(redis, postgres, moto_server, name) as parts:
+        client = parts[0]
+        assert client.post("/v1/audio/speech", json=SPEECH).status_code == 200
+        job_id = _submit(client, receiver)
+        _wait_running(postgres.url, job_id, 1)
+        redis.restart()
+        statuses = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until a worker is registered again: 503s allowed, never 500
+            statuses.append(client.post("/v1/audio/speech", json=SPEECH).status_code)
+            if statuses[-1] == 200:
+                break
+            time.sleep(0.5)
+        assert statuses[-1] == 200 and set(statuses) <= {200, 503}, statuses
+        _completed_once(client, receiver, job_id)
+        later = [client.post("/v1/audio/speech", json=SPEECH).status_code for _ in range(5)]
+        assert later == [200] * 5, later

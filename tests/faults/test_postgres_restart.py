@@ -1,0 +1,74 @@
+"""A real Postgres restart under a running API (issue 19): during the outage, speech with a built-in voice
+and a key the server has seen still answers 200; what needs the database answers 503 with Retry-After (never
+500), ``/readyz`` says the database is down; after the restart everything answers again, no API restart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.faults.servers import PrivatePostgres, private_postgres
+from tests.service.fake_engine import FakeEngine
+from tests.service.harness import fake_services, serve
+from voice_store import api_keys
+from voice_store.db import create_db_engine, create_session_factory, session_scope, upgrade_schema
+from web.app import create_app
+from web.readiness import database_check
+from web.store_adapters import StoreApiKeys
+
+SPEECH = {"model": "tts-1", "voice": "alloy", "input": "Hello there.", "response_format": "pcm"}
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PrivatePostgres]:
+    with private_postgres() as server:
+        upgrade_schema(server.url)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def sessions(postgres: PrivatePostgres) -> Iterator[sessionmaker[Session]]:
+    engine = create_db_engine(postgres.url)
+    yield create_session_factory(engine)
+    engine.dispose()
+
+
+def _speak(url: str, token: str) -> httpx.Response:
+    return httpx.post(
+        f"{url}/v1/audio/speech", json=SPEECH, headers={"authorization": f"Bearer {token}"}, timeout=30
+    )
+
+
+def test_a_postgres_restart_gives_503_not_500_and_recovers_without_a_restart(
+    postgres: PrivatePostgres, sessions: sessionmaker[Session]
+) -> None:
+    with session_scope(sessions, write=True) as session:
+        _, seen = api_keys.create_api_key(session=session, name="seen")
+        _, unseen = api_keys.create_api_key(session=session, name="unseen")
+    services = fake_services(
+        {"fake-CustomVoice": FakeEngine("custom_voice")},
+        api_keys=StoreApiKeys(sessions, ttl_s=0.0),  # every request asks the database: only a fallback helps
+        readiness=(database_check(sessions),),
+    )
+    with serve(create_app(services)) as url:
+        assert _speak(url, seen).status_code == 200
+        assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200
+        postgres.stop()
+        try:
+            during = _speak(url, seen)
+            assert during.status_code == 200, during.text  # a built-in voice needs no database
+            refused = _speak(url, unseen)  # never seen: only the database can tell
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["error"]["code"] == "database_unavailable"
+            assert int(refused.headers["retry-after"]) >= 1
+            ready = httpx.get(f"{url}/readyz", timeout=10)
+            assert ready.status_code == 503 and "database" in ready.json()["error"]["message"]
+        finally:
+            postgres.start()
+        assert _speak(url, unseen).status_code == 200
+        assert _speak(url, seen).status_code == 200
+        ready = httpx.get(f"{url}/readyz", timeout=10)
+        assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok"}
