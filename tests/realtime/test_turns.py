@@ -125,3 +125,5 @@ def test_metrics_count_sessions_turns_and_first_audio(fake_server: FakeServer) -
         if line.startswith("tts_realtime_sentence_first_audio_seconds_count")
     ]
     assert counts and float(counts[0].split()[-1]) >= 1
+    audio = [line for line in body.splitlines() if line.startswith("tts_audio_seconds_total")]
+    assert audio and float(audio[0].split()[-1]) > 0

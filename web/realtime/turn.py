@@ -16,10 +16,12 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from common.audio.aio import encode_stream, encode_whole
+from common.audio.pcm import num_samples
 from common.contracts import SAMPLE_RATE
 from common.errors import ServiceError
 from common.ports import ChunkStream
@@ -173,19 +175,26 @@ class TurnPipeline:
         """Encode and send one sentence's audio: frame by frame, or as one frame (``stream_audio: false``)."""
         config = sentence.setup.config
         sent = 0
+        pcm = self._counted(stream)
         if config.stream_audio:
-            async for data in encode_stream(aiter(stream), config.response_format, speed=config.speed):
+            async for data in encode_stream(pcm, config.response_format, speed=config.speed):
                 if not sent:
                     self._first_audio(sentence)
                 sent += len(data)
                 await self._outbox.audio(data)
         else:
-            body = await encode_whole(aiter(stream), config.response_format, speed=config.speed)
+            body = await encode_whole(pcm, config.response_format, speed=config.speed)
             self._first_audio(sentence)
             sent = len(body)
             await self._outbox.audio(body)
         # word_alignment stays None until the synthesis stream carries word timings (issue 18's aligner)
         return SentenceResult(audio_bytes=sent)
+
+    async def _counted(self, stream: ChunkStream) -> AsyncIterator[bytes]:
+        """The stream's PCM, counted into ``tts_audio_seconds`` as it passes."""
+        async for chunk in stream:
+            self._state.metrics.audio_seconds.inc(num_samples(chunk) / SAMPLE_RATE)
+            yield chunk
 
     def _first_audio(self, sentence: Sentence) -> None:
         self._state.metrics.realtime_sentence_first_audio.observe(time.perf_counter() - sentence.ended_at)
