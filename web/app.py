@@ -12,7 +12,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from web import catalog, health, job_events, jobs_routes, speech, ui, voice_consents, voice_routes
+from web import (
+    catalog,
+    health,
+    job_actions,
+    job_events,
+    jobs_routes,
+    speech,
+    ui,
+    voice_consents,
+    voice_routes,
+)
 from web.admission import Admission
 from web.deps import AppState, Services
 from web.docs_pages import install_docs
@@ -54,7 +64,17 @@ def create_app(services: Services) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for module in (speech, catalog, health, voice_routes, voice_consents, ui, jobs_routes, job_events):
+    for module in (
+        speech,
+        catalog,
+        health,
+        voice_routes,
+        voice_consents,
+        ui,
+        jobs_routes,
+        job_actions,
+        job_events,
+    ):
         app.include_router(module.router)
     app.include_router(realtime.router)  # WS /v1/audio/speech/stream
     install_docs(app)  # /docs and /redoc with their scripts served here, not from a CDN

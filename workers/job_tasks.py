@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
+from sqlalchemy.orm import Session, sessionmaker
 
 from common.webhooks.relay import OutboxRelay
 from voice_store.models.base import utcnow
@@ -28,11 +29,10 @@ from workers.jobs.celery_queue import (
     SegmentPayload,
 )
 from workers.jobs.failures import FinalizeOutcome, FinalizeRunner
+from workers.jobs.segment_retry import SegmentRetry
 from workers.jobs.segments import SegmentOutcome, SegmentRunner
 
 log = logging.getLogger(__name__)
-
-RETRY_DELAY_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,8 @@ class JobWorker:
     finalizer: FinalizeRunner
     relay: OutboxRelay
     queue: CeleryJobQueue
+    segment_retry: SegmentRetry
+    sessions: sessionmaker[Session]
 
 
 def register_job_tasks(app: Celery, worker: Callable[[], JobWorker]) -> None:
@@ -52,9 +54,8 @@ def register_job_tasks(app: Celery, worker: Callable[[], JobWorker]) -> None:
         context = worker()
         outcome = context.runner.run(task.job_id, task.position)
         if outcome is SegmentOutcome.RETRY:
-            context.queue.segment(
-                task.job_id, model=task.model, position=task.position, countdown=RETRY_DELAY_S
-            )
+            delay = context.segment_retry.after(context.sessions, task.job_id, task.position)
+            context.queue.segment(task.job_id, model=task.model, position=task.position, countdown=delay)
         elif outcome is SegmentOutcome.READY:
             context.queue.finalize(task.job_id, model=task.model)
         elif outcome is SegmentOutcome.FAILED:

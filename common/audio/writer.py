@@ -139,7 +139,8 @@ class CodecWriter:
         cover = book.cover
         picture = self._container.add_stream(cover.codec)
         picture.width, picture.height = cover.width, cover.height
-        picture.pix_fmt = "rgb24" if cover.codec == "png" else "yuvj420p"  # the muxer opens an (unused) encoder
+        # the muxer opens an encoder for the stream (never used: the packet is the file)
+        picture.pix_fmt = "rgb24" if cover.codec == "png" else "yuvj420p"
         picture.disposition = av.stream.Disposition.attached_pic
         self._container.start_encoding()
         packet = av.Packet(cover.data)

@@ -18,6 +18,12 @@ class JobsOptions(BaseModel):
     max_segment_attempts: int = Field(
         default=3, ge=1, description="a segment failing this often fails the job"
     )
+    segment_retry_delay_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=300,
+        description="delay before a failed segment's next attempt; doubles, up to 60 s",
+    )
     max_finalize_attempts: int = Field(
         default=3,
         ge=1,

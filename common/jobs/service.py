@@ -23,6 +23,7 @@ from common.errors import Conflict, InvalidRequest, NotFound, Unavailable
 from common.jobs.blob_keys import cover_key
 from common.jobs.options import JobsOptions
 from common.jobs.ports import JobQueue
+from common.jobs.rework import JobRework
 from common.jobs.segmentation import Chapter, segment_chapters
 from common.webhooks.ssrf import Resolver, check_url, system_resolver
 from voice_store import job_events, job_transitions, jobs, webhooks
@@ -114,6 +115,16 @@ class JobService:
     @property
     def options(self) -> JobsOptions:
         return self._options
+
+    @property
+    def rework(self) -> JobRework:
+        """Retry a failed job, regenerate a chapter (``common.jobs.rework``)."""
+        return JobRework(
+            sessions=self._sessions,
+            blobs=self._blobs,
+            queue=self._queue,
+            segment_chars=self._options.segment_chars,
+        )
 
     def create(self, submission: JobSubmission) -> CreatedJob:
         self._check_chapters(submission.chapters)

@@ -1,5 +1,5 @@
-"""Audiobook mastering in jobs (embedded mode, fake engine): loudness targets per chapter with room tone, and the
-m4b's tags and cover read back with PyAV."""
+"""Audiobook mastering in jobs (embedded mode, fake engine): loudness targets per chapter with room tone, and
+the m4b's tags and cover read back with PyAV."""
 
 from __future__ import annotations
 

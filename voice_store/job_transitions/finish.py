@@ -80,6 +80,12 @@ def job_event_payload(job: Job, event_type: str, now: datetime) -> dict[str, Any
     }
 
 
+def completion_dedupe_key(job: Job) -> str:
+    """One completion event per job, and one more per rework round (a retry or a regenerated chapter)."""
+    rework = int((job.request or {}).get("rework", 0))
+    return f"{job.id}:completion" + (f":{rework}" if rework else "")
+
+
 def lock_job(session: Session, job_id: str, *, api_key_id: str | None = None) -> Job:
     """The job, row-locked and fresh from the database; with ``api_key_id``, only if it is that key's."""
     statement = (
@@ -120,7 +126,7 @@ def end_job(
                 endpoint_id=endpoint.id,
                 event_type=event_type,
                 payload=job_event_payload(job, event_type, now),
-                dedupe_key=f"{job.id}:completion",
+                dedupe_key=completion_dedupe_key(job),
                 job_id=job.id,
                 now=now,
             )

@@ -51,6 +51,8 @@ class CeleryJobQueue:
     def submit(self, job_id: str, *, model: str, positions: list[int]) -> None:
         for position in positions:
             self.segment(job_id, model=model, position=position)
+        if not positions:  # a retried job whose segments are all done: only its finalize runs again
+            self.finalize(job_id, model=model)
 
     def segment(self, job_id: str, *, model: str, position: int, countdown: float | None = None) -> None:
         payload = SegmentPayload(job_id=job_id, model=model, position=position).model_dump()

@@ -24,11 +24,13 @@ from voice_store.db import session_scope
 from voice_store.errors import StoreError
 from voice_store.jobs import list_segments, list_unfinished_job_ids
 from workers.jobs.failures import FinalizeOutcome, FinalizeRunner
+from workers.jobs.segment_retry import SegmentRetry
 from workers.jobs.segments import SegmentOutcome, SegmentRunner
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
+DEFAULT_SEGMENT_RETRY = SegmentRetry()
 
 
 class EmbeddedJobQueue:
@@ -40,12 +42,15 @@ class EmbeddedJobQueue:
         finalizer: FinalizeRunner,
         relay: OutboxRelay,
         poll_s: float = 1.0,
+        segment_retry: SegmentRetry = DEFAULT_SEGMENT_RETRY,
     ) -> None:
         self._sessions = sessions
         self._runner = runner
         self._finalizer = finalizer
         self._relay = relay
         self._poll_s = poll_s
+        self._segment_retry = segment_retry
+        self._closing = threading.Event()  # ends a failed segment's backoff wait
         self._queue: queue.Queue[object] = queue.Queue()  # job ids, None (relay now), _STOP
         self._thread = threading.Thread(target=self._loop, name="job-queue", daemon=True)
         self._retries: set[threading.Timer] = set()  # finalizes waiting out their backoff
@@ -66,6 +71,7 @@ class EmbeddedJobQueue:
     def close(self, timeout: float = 60.0) -> None:
         """Stop after the segment in progress (its job resumes at the next start)."""
         self._queue.put(_STOP)
+        self._closing.set()
         with self._retries_lock:
             for timer in self._retries:
                 timer.cancel()  # the job resumes at the next start
@@ -104,7 +110,8 @@ class EmbeddedJobQueue:
         outcome = SegmentOutcome.READY if not pending else SegmentOutcome.DONE
         for position in pending:
             while (outcome := self._runner.run(job_id, position)) is SegmentOutcome.RETRY:
-                pass
+                if self._closing.wait(self._segment_retry.after(self._sessions, job_id, position)):
+                    return  # closing: the job resumes at the next start
             if outcome in (SegmentOutcome.FAILED, SegmentOutcome.SKIPPED):
                 break
         if outcome is SegmentOutcome.READY:

@@ -29,6 +29,7 @@ from voice_store.db import session_scope
 from voice_store.errors import JobNotFound
 from voice_store.job_transitions import SegmentStartOutcome, complete_segment, fail_segment, start_segment
 from voice_store.models.jobs import JobSegment
+from workers.jobs.alignment import SegmentAligner, words_key
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +55,17 @@ class SegmentRunner:
         max_attempts: int,
         max_piece_chars: int,
         lease_s: float | None = None,
+        aligner: SegmentAligner | None = None,
     ) -> None:
         """``lease_s``: how long a claim holds its segment (above the task's hard time limit; ``None``: no
-        lease, one process runs everything)."""
+        lease, one process runs everything); ``aligner``: word timings for jobs that ask (``timestamps``)."""
         self._sessions = sessions
         self._blobs = blobs
         self._synthesize = synthesize
         self._max_attempts = max_attempts
         self._max_piece_chars = max_piece_chars
         self._lease_s = lease_s
+        self._aligner = aligner
         self._owner = f"{socket.gethostname()}:{os.getpid()}"
 
     def run(self, job_id: str, position: int) -> SegmentOutcome:
@@ -98,13 +101,18 @@ class SegmentRunner:
                 return SegmentOutcome.SKIPPED
             if start.outcome is SegmentStartOutcome.ATTEMPTS_EXHAUSTED:
                 return SegmentOutcome.FAILED
-            job = synthesis_job(segment.job.request, job_id, position, segment.text, self._max_piece_chars)
+            job = synthesis_job(
+                segment.job.request, job_id, position, segment.text, self._max_piece_chars, segment.chapter
+            )
             attempt, token = segment.attempts, start.token
+            wants_words = segment.job.request.get("timestamps") == "word"
         log.info("job %s segment %d: attempt %d (claim %d)", job_id, position, attempt, token)
         key = segment_key(job_id, position, token)
         try:  # synthesis or storing its audio failed: an attempt used; retried, or the job fails
             pcm = b"".join(self._synthesize(job))
             self._blobs.put(key, pcm, content_type="audio/pcm")
+            if wants_words:  # aligned here, where the audio is: the timings are stored beside it
+                self._store_words(key, pcm, job)
         except Exception as e:
             return self._failed(job_id, position, e, token)
         try:
@@ -125,6 +133,12 @@ class SegmentRunner:
             self._blobs.delete(key)
             return SegmentOutcome.SKIPPED
         return SegmentOutcome.READY if ready else SegmentOutcome.DONE
+
+    def _store_words(self, key: str, pcm: bytes, job: SynthesisJob) -> None:
+        if self._aligner is None:
+            raise RuntimeError("the job asks for word timestamps and this worker has no aligner_model")
+        words = self._aligner.words_blob(pcm, " ".join(job.pieces), job.language)
+        self._blobs.put(words_key(key), words, content_type="application/json")
 
     def _failed(self, job_id: str, position: int, error: Exception, token: int) -> SegmentOutcome:
         log.warning("job %s segment %d failed: %s", job_id, position, error, exc_info=error)
@@ -149,14 +163,18 @@ class _Deleted(Exception):
         self.token = token
 
 
-def synthesis_job(request: dict, job_id: str, position: int, text: str, max_piece_chars: int) -> SynthesisJob:
-    """The engine's view of one segment: the job's planned voice/model/sampling, the segment's text."""
+def synthesis_job(
+    request: dict, job_id: str, position: int, text: str, max_piece_chars: int, chapter: int = 0
+) -> SynthesisJob:
+    """The engine's view of one segment: the job's planned voice/model/sampling (or its chapter's, after a
+    regenerate with a new voice), the segment's text."""
+    synthesis = (request.get("chapter_synthesis") or {}).get(str(chapter), request["synthesis"])
     return SynthesisJob.model_validate(
         {
-            **request["synthesis"],
+            **synthesis,
             "request_id": f"{job_id}:{position}",
             "pieces": tuple(
-                split_pieces(text, max_chars=max_piece_chars, language=request["synthesis"].get("language"))
+                split_pieces(text, max_chars=max_piece_chars, language=synthesis.get("language"))
             ),
         }
     )

@@ -16,9 +16,11 @@ from common.settings import Settings
 from common.webhooks.relay import OutboxRelay
 from voice_store.blobs.port import BlobStore
 from workers.engine_host import EngineHost
+from workers.jobs.alignment import SegmentAligner
 from workers.jobs.embedded_queue import EmbeddedJobQueue
 from workers.jobs.failures import FinalizeRetry, FinalizeRunner, StepBlobs
 from workers.jobs.finalize import EncodeFile, Finalizer, StitchPolicy
+from workers.jobs.segment_retry import SegmentRetry
 from workers.jobs.segments import SegmentRunner, Synthesize
 from workers.jobs.synthesis import HostSynthesizer
 
@@ -56,6 +58,9 @@ def segment_runner(
         max_attempts=settings.jobs.max_segment_attempts,
         max_piece_chars=settings.max_piece_chars,
         lease_s=lease_s,
+        aligner=SegmentAligner(settings.aligner_model, device=settings.device)
+        if settings.aligner_model
+        else None,
     )
 
 
@@ -107,6 +112,7 @@ def embedded_job_service(
         finalizer=finalize_runner(settings, sessions, blobs, encode),
         relay=OutboxRelay(sessions, options=settings.jobs),
         poll_s=settings.jobs.relay_poll_s,
+        segment_retry=SegmentRetry(first_delay_s=settings.jobs.segment_retry_delay_s),
     )
     return job_service(settings, sessions, blobs, queue)
 
@@ -145,4 +151,6 @@ def job_worker(
         finalizer=finalize_runner(settings, sessions, blobs, encode),
         relay=OutboxRelay(sessions, options=settings.jobs),
         queue=CeleryJobQueue(celery_app),
+        segment_retry=SegmentRetry(first_delay_s=settings.jobs.segment_retry_delay_s),
+        sessions=sessions,
     )
