@@ -41,7 +41,8 @@ def record_progress(*, session: Session, job: Job) -> JobEvent:
 def record_end(*, session: Session, job: Job) -> list[JobEvent]:
     """The events of a job that has just reached its terminal status (called once, by ``end_job``)."""
     outputs = [_output(o) for o in job.outputs or []]
-    events = [_add(session, job, CHAPTER_COMPLETED, o) for o in outputs if o["chapter"] is not None]
+    chapters = [o for o in outputs if o["chapter"] is not None and o["kind"] == "audio"]
+    events = [_add(session, job, CHAPTER_COMPLETED, o) for o in chapters]
     error = None
     if job.error_code:
         error = {"code": job.error_code, "message": job.error_message, "step": job.error_step}
@@ -61,7 +62,8 @@ def list_events(*, session: Session, job_id: str, after_id: int = 0, limit: int 
 
 
 def _output(output: dict[str, Any]) -> dict[str, Any]:
-    return {key: output.get(key) for key in ("chapter", "title", "format", "duration_s")}
+    fields = {key: output.get(key) for key in ("chapter", "title", "format", "duration_s")}
+    return fields | {"kind": output.get("kind", "audio")}
 
 
 def _add(session: Session, job: Job, event_type: str, data: dict[str, Any]) -> JobEvent:

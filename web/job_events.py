@@ -22,13 +22,13 @@ from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
 
 from common.errors import InvalidRequest
+from common.jobs.output_urls import output_url
 from common.jobs.service import JobEventRecord, JobService
 from voice_store.errors import JobNotFound
 from voice_store.job_events import CHAPTER_COMPLETED
 from web.deps import CurrentKey
 from web.errors import error_responses
 from web.jobs_routes import Jobs
-from web.jobs_schemas import output_url
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -37,9 +37,14 @@ def event_json(job_id: str, event: JobEventRecord) -> dict[str, Any]:
     """The ``data:`` of one SSE event: the log entry with download URLs added."""
     data = dict(event.data)
     if event.type == CHAPTER_COMPLETED:
-        data["url"] = output_url(job_id, data.get("chapter"))
+        data["url"] = output_url(
+            job_id, data.get("chapter"), data.get("kind", "audio"), data.get("format", "")
+        )
     if "outputs" in data:
-        data["outputs"] = [o | {"url": output_url(job_id, o.get("chapter"))} for o in data["outputs"]]
+        data["outputs"] = [
+            o | {"url": output_url(job_id, o.get("chapter"), o.get("kind", "audio"), o.get("format", ""))}
+            for o in data["outputs"]
+        ]
     created_at = int(event.created_at.timestamp())
     return {"id": event.id, "type": event.type, "job_id": job_id, "created_at": created_at, "data": data}
 

@@ -8,7 +8,7 @@ service, which commits it before anything is enqueued.
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 from common.audio.formats import FORMATS
 from common.errors import InvalidRequest, Unavailable
 from common.jobs.service import JobService, JobSubmission
+from common.subtitles import SUBTITLE_FORMATS
 from voice_store.models.jobs import JobStatus
 from web.deps import CurrentKey, StateDep
 from web.errors import error_responses
@@ -23,6 +24,7 @@ from web.jobs_schemas import CreatedJobView, JobRequest, JobView, job_view
 from web.speech_plan import Limits, plan_speech
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+SubtitleFormat = Literal["srt", "vtt", "json"]
 
 
 def content_type(fmt: str) -> str:
@@ -48,6 +50,12 @@ async def create_job(
     response: Response,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> CreatedJobView:
+    if body.timestamps is not None and state.services.settings.aligner_model is None:
+        raise InvalidRequest(
+            "word timestamps need a forced aligner: set aligner_model on the server",
+            param="timestamps",
+            code="timestamps_unavailable",
+        )
     chapters = body.chapter_list()
     first_text = next((c.text for c in chapters if c.text.strip()), "")
     settings = state.services.settings
@@ -129,12 +137,36 @@ def chapter_audio(job_id: str, chapter: int, key: CurrentKey, jobs: Jobs) -> Res
     return _download(jobs, job_id, key.id if key else None, chapter=chapter)
 
 
-def _download(jobs: JobService, job_id: str, api_key_id: str | None, *, chapter: int | None) -> Response:
-    download = jobs.download(job_id, api_key_id=api_key_id, chapter=chapter)
+@router.get("/{job_id}/subtitles.{fmt}", response_class=Response, responses=DOWNLOAD_ERRORS)
+def job_subtitles(job_id: str, fmt: SubtitleFormat, key: CurrentKey, jobs: Jobs) -> Response:
+    """The whole book's subtitles (a job created with ``"timestamps": "word"``)."""
+    return _download(jobs, job_id, key.id if key else None, chapter=None, subtitles=fmt)
+
+
+@router.get(
+    "/{job_id}/chapters/{chapter}/subtitles.{fmt}", response_class=Response, responses=DOWNLOAD_ERRORS
+)
+def chapter_subtitles(
+    job_id: str, chapter: int, fmt: SubtitleFormat, key: CurrentKey, jobs: Jobs
+) -> Response:
+    if chapter < 0:
+        raise InvalidRequest("chapter numbers start at 0", param="chapter")
+    return _download(jobs, job_id, key.id if key else None, chapter=chapter, subtitles=fmt)
+
+
+def _download(
+    jobs: JobService,
+    job_id: str,
+    api_key_id: str | None,
+    *,
+    chapter: int | None,
+    subtitles: str | None = None,
+) -> Response:
+    download = jobs.download(job_id, api_key_id=api_key_id, chapter=chapter, subtitles=subtitles)
     if download.url is not None:
         return RedirectResponse(download.url, status_code=307)
     return StreamingResponse(
         jobs.stream(download.key),
-        media_type=content_type(download.format),
+        media_type=SUBTITLE_FORMATS[download.format][0] if subtitles else content_type(download.format),
         headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
     )

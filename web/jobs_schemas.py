@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from common.jobs.output_urls import output_url
 from common.jobs.segmentation import Chapter
 from voice_store.job_details import JobDetails
 from voice_store.models.jobs import Job, JobErrorStep
@@ -36,6 +37,7 @@ _NOT_SPEECH = {
     "loudness",
     "room_tone",
     "book",
+    "timestamps",
 }
 
 
@@ -71,6 +73,11 @@ class JobRequest(BaseModel):
     loudness: Loudness | None = Field(default=None, description=LOUDNESS_DESCRIPTION)
     room_tone: RoomToneIn | None = Field(default=None, description="overrides the loudness target's default")
     book: BookIn | None = Field(default=None, description="m4b only: title, author, narrator, cover")
+    timestamps: Literal["word"] | None = Field(
+        default=None,
+        description="word: subtitles (srt, vtt) and a JSON of words per chapter and for the book, as outputs "
+        "(kind subtitles); needs the server's aligner_model",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> JobRequest:
@@ -128,6 +135,7 @@ class JobError(BaseModel):
 class JobOutput(BaseModel):
     chapter: int | None
     title: str | None
+    kind: Literal["audio", "subtitles"] = Field(default="audio", description="subtitles: srt, vtt or json")
     format: str
     duration_s: float | None
     url: str
@@ -181,10 +189,6 @@ class CreatedJobView(JobView):
     )
 
 
-def output_url(job_id: str, chapter: int | None) -> str:
-    return f"/v1/jobs/{job_id}/audio" if chapter is None else f"/v1/jobs/{job_id}/chapters/{chapter}/audio"
-
-
 def job_view(job: Job, details: JobDetails | None = None) -> JobView:
     """``details`` (``JobService.details``): the chapters' progress and the webhook's delivery, when read."""
     request = job.request or {}
@@ -214,9 +218,10 @@ def job_view(job: Job, details: JobDetails | None = None) -> JobView:
             JobOutput(
                 chapter=o.get("chapter"),
                 title=o.get("title"),
+                kind=o.get("kind", "audio"),
                 format=o["format"],
                 duration_s=o.get("duration_s"),
-                url=output_url(job.id, o.get("chapter")),
+                url=output_url(job.id, o.get("chapter"), o.get("kind", "audio"), o["format"]),
                 loudness=o.get("loudness"),
             )
             for o in job.outputs or []

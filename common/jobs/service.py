@@ -211,11 +211,26 @@ class JobService:
         removed = self._blobs.delete_prefix(jobs.job_blob_prefix(job_id))
         log.info("job %s deleted with %d blobs", job_id, removed)
 
-    def download(self, job_id: str, *, api_key_id: str | None, chapter: int | None = None) -> Download:
+    def download(
+        self, job_id: str, *, api_key_id: str | None, chapter: int | None = None, subtitles: str | None = None
+    ) -> Download:
+        """An audio output; with ``subtitles`` (srt, vtt, json) a subtitle output (book or chapter)."""
         job = self.get(job_id, api_key_id=api_key_id)
         if job.status is not JobStatus.SUCCEEDED or not job.outputs:
             raise Conflict(f"job {job_id!r} has no audio yet: it is {job.status.value}", code="job_not_ready")
-        output = next((o for o in job.outputs if o.get("chapter") == chapter), None)
+        kind = "audio" if subtitles is None else "subtitles"
+        output = next(
+            (
+                o
+                for o in job.outputs
+                if o.get("chapter") == chapter
+                and o.get("kind", "audio") == kind
+                and subtitles in (None, o["format"])
+            ),
+            None,
+        )
+        if output is None and subtitles is not None and any(o.get("chapter") == chapter for o in job.outputs):
+            raise NotFound(f"job {job_id!r} has no subtitles: create it with timestamps", param="timestamps")
         if output is None:
             raise NotFound(f"job {job_id!r} has no chapter {chapter}", param="chapter")
         suffix = "" if chapter is None else f"-chapter-{chapter + 1:03d}"

@@ -65,7 +65,9 @@ class SegmentAligner:
         timings = self._loaded().align(
             np.ascontiguousarray(samples), SAMPLE_RATE, text, alignment_language(language, text)
         )
-        return [Word(t.text, float(t.start_s), float(t.end_s)) for t in timings]
+        # the head's classes reach 400 s; a weak (or tiny random) model may time past the audio: clamp
+        duration = samples.size / SAMPLE_RATE
+        return [Word(t.text, min(float(t.start_s), duration), min(float(t.end_s), duration)) for t in timings]
 
     def words_blob(self, pcm: bytes, text: str, language: str | None) -> bytes:
         return words_json(self.words(pcm, text, language)).encode()

@@ -27,7 +27,9 @@ from common.audio.book_tags import BookTags, read_cover
 from common.audio.formats import FORMATS
 from common.audio.pcm import float_to_s16le, s16le_to_float
 from common.audio.whole import ChapterMark, encode_file
+from common.contracts import SAMPLE_RATE
 from common.jobs.blob_keys import chapter_key, cover_key, whole_key
+from common.jobs.output_urls import output_url
 from common.seams import SeamJoiner
 from voice_store.blobs.port import BlobStore
 from voice_store.db import session_scope
@@ -35,6 +37,7 @@ from voice_store.job_transitions import finish_job
 from voice_store.jobs import get_job, list_segments
 from voice_store.models.jobs import JobStatus
 from workers.jobs.mastering import Mastering, master_chapter
+from workers.jobs.subtitle_outputs import TimedPart, write_subtitles
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,11 @@ def joined(parts: Iterable[Iterable[np.ndarray]], *, pause_ms: float, fade_ms: f
                 yield out
         if (tail := joiner.end_piece(is_last=index == len(parts) - 1)).size:
             yield tail
+
+
+def chapter_starts(seconds: Sequence[float], chapter_pause_ms: float) -> list[float]:
+    """Where each chapter starts in the book (unscaled seconds): earlier chapters and the pauses between."""
+    return [sum(seconds[:n]) + chapter_pause_ms / 1000 * n for n in range(len(seconds))]
 
 
 class EncodeFile(Protocol):
@@ -112,6 +120,10 @@ class Finalizer:
             request: dict[str, Any] = job.request
             parts = [_Segment(s.chapter, s.audio_blob_key or "", s.audio_seconds or 0.0) for s in segments]
         outputs = self._write_outputs(job_id, request, parts)
+        for output in outputs:  # the webhook lists them with their URL too
+            output["url"] = output_url(
+                job_id, output["chapter"], output.get("kind", "audio"), output["format"]
+            )
         with session_scope(self._sessions, write=True) as session:
             finished = finish_job(session=session, job_id=job_id, status=JobStatus.SUCCEEDED, outputs=outputs)
         log.info("job %s finalized: %d outputs", job_id, len(outputs))
@@ -128,7 +140,8 @@ class Finalizer:
                 sum(p.seconds for p in c) + policy.segment_pause_ms / 1000 * (len(c) - 1) for c in chapters
             ]
             sources: list[ChapterSource] = [lambda c=c: self._chapter(c) for c in chapters]
-            return self._encode_outputs(job_id, request, sources, seconds, [None] * len(chapters))
+            outputs = self._encode_outputs(job_id, request, sources, seconds, [None] * len(chapters))
+            return outputs + self._subtitles(job_id, request, chapters, seconds, head_s=0.0)
         with tempfile.TemporaryDirectory(prefix="qwen3-tts-master-") as directory:
             mastered = [
                 master_chapter(self._chapter(c), mastering, Path(directory) / f"{n:04d}.f32")
@@ -137,7 +150,33 @@ class Finalizer:
             sources = [m.blocks for m in mastered]
             seconds = [m.seconds for m in mastered]
             reports = [m.loudness for m in mastered]
-            return self._encode_outputs(job_id, request, sources, seconds, reports)
+            outputs = self._encode_outputs(job_id, request, sources, seconds, reports)
+        head_s = round(mastering.head_s * SAMPLE_RATE) / SAMPLE_RATE
+        return outputs + self._subtitles(job_id, request, chapters, seconds, head_s=head_s)
+
+    def _subtitles(
+        self,
+        job_id: str,
+        request: dict[str, Any],
+        chapters: Sequence[Sequence[_Segment]],
+        seconds: Sequence[float],
+        *,
+        head_s: float,
+    ) -> list[dict[str, Any]]:
+        """SRT, WebVTT and words JSON per chapter and for the book, when the job asked for timestamps."""
+        if request.get("timestamps") != "word":
+            return []
+        policy = self._policy
+        return write_subtitles(
+            self._blobs,
+            job_id,
+            [[TimedPart(p.key, p.seconds) for p in c] for c in chapters],
+            titles=request.get("chapter_titles") or [None],
+            chapter_starts=chapter_starts(seconds, policy.chapter_pause_ms),
+            head_s=head_s,
+            pause_s=policy.segment_pause_ms / 1000,
+            speed=float(request.get("speed", 1.0)),
+        )
 
     def _encode_outputs(
         self,
@@ -150,7 +189,7 @@ class Finalizer:
         fmt, speed = request["response_format"], float(request.get("speed", 1.0))
         titles: list[str | None] = request.get("chapter_titles") or [None]
         policy = self._policy
-        starts = [sum(seconds[:n]) + policy.chapter_pause_ms / 1000 * n for n in range(len(sources))]
+        starts = chapter_starts(seconds, policy.chapter_pause_ms)
         total = (starts[-1] + seconds[-1]) / speed
         whole = whole_key(job_id, fmt)
         if fmt == "m4b":  # one audiobook file with chapter marks; chapters on their own as m4a
