@@ -173,13 +173,15 @@ class TTSEngine:
         generation_path = model_dir / "generation_config.json"
         generation = read_json(generation_path) if generation_path.is_file() else {}
         model = build_model(model_dir, config, device, torch_dtype)
-        # Fused q/k/v and gate/up projections (after loading and moving: see layers/fusion.py); on CPU the
-        # weights first leave the file mapping, but for the text table, which stays mapped (see build_model).
+        # Quantized layers are made first, layer by layer from the loaded weights (no fused fp32 copy of the
+        # whole model beside them). Fused q/k/v and gate/up projections for the rest (after loading and
+        # moving: see layers/fusion.py); on CPU the weights first leave the file mapping, but for the text
+        # table, which stays mapped (see build_model).
+        if quantize is not None:
+            quantize_model(model, quantize)
         if device.type == "cpu":
             copy_out_of_mapping(model, keep=(model.talker.text_embedding.weight,))
         fuse_projections(model)
-        if quantize is not None:
-            quantize_model(model, quantize)
         codec = SpeechTokenizer.from_dir(model_dir / "speech_tokenizer", device=device, dtype=torch_dtype)
         fuse_projections(codec)
         options.setdefault("default_max_new_frames", int(generation.get("max_new_tokens", 8192)))

@@ -30,6 +30,8 @@ def fuse_projections(module: nn.Module, *, input_major: bool | None = None) -> n
     in ``module``, in place (returned for chaining). ``input_major``: lay the fused weights out [in, out];
     None: for float32 on the CPU, where that is faster (elsewhere the usual layout is kept)."""
     for sub in module.modules():
+        if getattr(sub, "qkv_proj", None) is not None or getattr(sub, "gate_up_proj", None) is not None:
+            continue  # quantized (qwen_tts.quant): its product is already one matrix
         if isinstance(sub, Attention):
             sub.qkv_weight, sub.qkv_bias = _fuse((sub.q_proj, sub.k_proj, sub.v_proj), input_major)
         elif isinstance(sub, GatedMLP):
