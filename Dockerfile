@@ -16,4 +16,4 @@ RUN pip install ".[distributed]"
 USER tts
 ENV QWEN_TTS_DATA_DIR=/data
 EXPOSE 8880
-CMD ["qwen3-tts", "serve"]
+CMD ["qwen3-tts", "serve", "--host", "0.0.0.0"]

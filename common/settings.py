@@ -170,7 +170,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QWEN_TTS_", env_nested_delimiter="__", extra="forbid")
 
     # server
-    host: str = "0.0.0.0"
+    host: str = Field(
+        default="127.0.0.1",
+        description="the address to bind: loopback unless told (the images and compose files bind 0.0.0.0)",
+    )
     port: int = Field(default=8880, ge=1, le=65535)
     log_level: str = "info"
     # models (config.yaml: default_model, models)

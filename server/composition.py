@@ -92,6 +92,17 @@ def build_host(
     )
 
 
+def _log_binding(settings: Settings) -> None:
+    """Say at start who can reach the server: loopback only by default, every interface when told."""
+    reach = "this machine only" if settings.host in ("127.0.0.1", "localhost", "::1") else "the network"
+    log.info(
+        "listening on %s:%d (reachable from %s; set --host or QWEN_TTS_HOST to change)",
+        settings.host,
+        settings.port,
+        reach,
+    )
+
+
 def serve_embedded(settings: Settings, *, demo: bool = False) -> None:
     """Load the models (failing fast with the loader's message), then serve the API until interrupted."""
     import uvicorn
@@ -107,6 +118,7 @@ def serve_embedded(settings: Settings, *, demo: bool = False) -> None:
     log.info("loading %s on %s", ", ".join(host.preload_models), settings.device)
     host.wait_ready()  # before binding the port: a missing checkpoint is a clear error, not a 503 loop
     app = create_app(build_embedded_services(settings, host, demo=demo, stores=stores, prompts=prompts))
+    _log_binding(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
 
 
@@ -176,6 +188,7 @@ def serve_distributed(settings: Settings) -> None:
     from web.app import create_app
 
     app = create_app(build_distributed_services(settings))
+    _log_binding(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
 
 

@@ -127,3 +127,12 @@ def test_settings_become_engine_options_and_size_the_caches(tmp_path: Path) -> N
     }
     with pytest.raises(SettingsError, match="max_batch_size"):
         engine_options(settings, accepted - {"max_batch_size"})
+
+
+def test_the_server_binds_loopback_unless_told_otherwise() -> None:
+    """Issue 19: with no API key an exposed server is open to the network; binding all interfaces is asked for
+    (``--host 0.0.0.0``, as the images and compose files do)."""
+    from common.settings import Settings
+
+    assert Settings().host == "127.0.0.1"
+    assert Settings(host="0.0.0.0").host == "0.0.0.0"
