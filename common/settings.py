@@ -81,7 +81,7 @@ class OptimizationOptions(BaseModel):
     use_cuda_graphs: bool | None = Field(default=None, description="one graph per frame; None: on for CUDA")
     quantize: Literal["int8"] | None = Field(
         default=None,
-        description="int8 weights for the talker and code predictor, at load (CPU: ~3x faster); None: dtype",
+        description="int8 weights for the talker and code predictor, quantized at load; None: dtype",
     )
     max_batch_size: int = Field(
         default=4, ge=1, le=256, description="streams decoded together, one frame per step (more wait)"
