@@ -165,6 +165,7 @@ class TTSEngine:
         talker's and code predictor's linear layers int8 at load time (``quant/``; the KV caches, embeddings
         and codec stay in ``dtype``), default None (full precision). ``options``: see ``__init__``."""
         from .codec import SpeechTokenizer
+
         validate_mode(quantize)
 
         model_dir = resolve_model_dir(name_or_path, revision=revision)
