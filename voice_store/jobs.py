@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -104,7 +104,7 @@ def create_job(
 
 def get_job(*, session: Session, job_id: str, api_key_id: str | None = None) -> Job:
     job = session.get(Job, job_id)
-    if job is None or (api_key_id is not None and job.api_key_id != api_key_id):
+    if job is None or not job.is_visible_to(api_key_id):
         raise JobNotFound(job_id)
     return job
 
@@ -121,7 +121,7 @@ def list_jobs(
     if status is not None:
         statement = statement.where(Job.status == status)
     if api_key_id is not None:
-        statement = statement.where(Job.api_key_id == api_key_id)
+        statement = statement.where(or_(Job.api_key_id == api_key_id, Job.api_key_id.is_(None)))
     if cursor is not None:
         (before,) = decode_cursor(cursor, size=1)
         statement = statement.where(Job.id < before)

@@ -115,6 +115,19 @@ def test_get_job_is_scoped_to_its_api_key(session: Session) -> None:
         get_job(session=session, job_id="job_missing")
 
 
+def test_jobs_created_before_any_key_existed_stay_reachable_by_keys(session: Session) -> None:
+    """Issue 19's owner rule: a job made while the server was open has no owner; once keys exist every key
+    still reaches it (its own jobs stay private to it)."""
+    unowned = _job(session)
+    key, _ = create_api_key(session=session, name="later")
+    other, _ = create_api_key(session=session, name="other")
+    owned = _job(session, api_key_id=other.id)
+    assert get_job(session=session, job_id=unowned.id, api_key_id=key.id).id == unowned.id
+    listed = [j.id for j in list_jobs(session=session, api_key_id=key.id).items]
+    assert unowned.id in listed and owned.id not in listed
+    cancel_job(session=session, job_id=unowned.id, api_key_id=key.id)
+
+
 def test_list_jobs_newest_first_with_status_filter_and_cursor(session: Session) -> None:
     key, _ = create_api_key(session=session, name="lister")
     jobs = [_job(session, segments=1, api_key_id=key.id) for _ in range(5)]

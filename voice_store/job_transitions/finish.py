@@ -87,12 +87,13 @@ def completion_dedupe_key(job: Job) -> str:
 
 
 def lock_job(session: Session, job_id: str, *, api_key_id: str | None = None) -> Job:
-    """The job, row-locked and fresh from the database; with ``api_key_id``, only if it is that key's."""
+    """The job, row-locked and fresh from the database; with ``api_key_id``, only if that key may see it
+    (``Job.is_visible_to``: its own, or one created before keys existed)."""
     statement = (
         select(Job).where(Job.id == job_id).with_for_update().execution_options(populate_existing=True)
     )
     job = session.scalars(statement).one_or_none()
-    if job is None or (api_key_id is not None and job.api_key_id != api_key_id):
+    if job is None or not job.is_visible_to(api_key_id):
         raise JobNotFound(job_id)
     return job
 

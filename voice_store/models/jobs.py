@@ -93,6 +93,11 @@ class Job(Base):
         order_by="JobSegment.position",
     )
 
+    def is_visible_to(self, api_key_id: str | None) -> bool:
+        """The owner rule: no key (an open server) sees every job; a key sees its own jobs and those created
+        while the server had no keys (they have no owner, and stay reachable once keys exist)."""
+        return api_key_id is None or self.api_key_id in (None, api_key_id)
+
     def __repr__(self) -> str:
         return f"Job(id={self.id!r}, status={self.status.value!r})"
 
