@@ -203,6 +203,13 @@ class Settings(BaseSettings):
     max_frames_per_piece: int = Field(default=2048, ge=1, description="12.5 frames per second of audio")
     seam_pause_ms: float = Field(default=120.0, ge=0, le=2000)
     seam_fade_ms: float = Field(default=10.0, gt=0, le=100)
+    # exposure once API keys exist (with none, the server is open)
+    public_listings: bool = Field(
+        default=False, description="GET /v1/audio/voices and /v1/audio/models without a key (Open WebUI)"
+    )
+    metrics_token: str | None = Field(
+        default=None, description="GET /metrics with this bearer token (a scraper's), besides any valid key"
+    )
     # admission
     max_streams_per_key: int = Field(default=4, ge=1)
     max_queue_depth: int = Field(default=32, ge=1)

@@ -1,8 +1,8 @@
 """Optional API keys (``Authorization: Bearer <key>`` or ``Api-Key <key>``).
 
-With no key created, the server is open. Once a live key exists, every ``/v1`` route except the Open WebUI
-listings (``/v1/audio/models``, ``/v1/audio/voices``) needs a valid one; keys are stored hashed by
-``voice_store`` and managed with ``qwen3-tts keys create|list|revoke``.
+With no key created, the server is open. Once a live key exists, every ``/v1`` route needs a valid one (the
+Open WebUI listings unless ``public_listings``; ``/metrics`` also takes ``metrics_token``: ``web.deps``); keys
+are stored hashed by ``voice_store`` and managed with ``qwen3-tts keys create|list|revoke``.
 """
 
 from __future__ import annotations

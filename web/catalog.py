@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from common.errors import NotFound
-from web.deps import CurrentKey, StateDep
+from web.deps import CurrentKey, ListingKey, StateDep
 from web.errors import error_responses
 from web.speech_plan import OPENAI_MODELS, split_model_name
 
@@ -38,12 +38,13 @@ async def get_model(model_id: str, state: StateDep, _key: CurrentKey) -> dict[st
 
 
 @router.get("/v1/audio/models")
-async def list_audio_models(state: StateDep) -> dict[str, object]:
-    """Open WebUI: ``{"models": [{"id": ...}]}``; no key needed."""
+async def list_audio_models(state: StateDep, _key: ListingKey) -> dict[str, object]:
+    """Open WebUI: ``{"models": [{"id": ...}]}``; a key once keys exist unless ``public_listings``."""
     return {"models": [{"id": i} for i in _model_ids(state)]}
 
 
 @router.get("/v1/audio/voices")
-async def list_voices(state: StateDep) -> dict[str, object]:
-    """Open WebUI: ``{"voices": [{"id": ..., "name": ...}]}``; no key needed."""
+async def list_voices(state: StateDep, _key: ListingKey) -> dict[str, object]:
+    """Open WebUI: ``{"voices": [{"id": ..., "name": ...}]}``; a key once keys exist unless
+    ``public_listings``."""
     return {"voices": await state.catalog.listing(state.services.dispatcher.models())}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -61,3 +62,30 @@ async def current_key(
 
 
 CurrentKey = Annotated[KeyIdentity | None, Depends(current_key)]
+
+
+async def listing_key(
+    request: Request,
+    state: StateDep,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> KeyIdentity | None:
+    """The Open WebUI listings: a key once keys exist, unless ``public_listings`` opens them."""
+    if state.services.settings.public_listings:
+        return None
+    return await state.services.api_keys.authenticate(bearer_token(request))
+
+
+async def metrics_key(
+    request: Request,
+    state: StateDep,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """``/metrics``: once keys exist, a valid key or the separate ``metrics_token`` (a scraper's)."""
+    token, expected = bearer_token(request), state.services.settings.metrics_token
+    if expected and token and hmac.compare_digest(token.encode(), expected.encode()):
+        return
+    await state.services.api_keys.authenticate(token)
+
+
+ListingKey = Annotated[KeyIdentity | None, Depends(listing_key)]
+MetricsKey = Annotated[None, Depends(metrics_key)]

@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter, Response
 
 from common.errors import Unavailable
-from web.deps import StateDep
+from web.deps import MetricsKey, StateDep
 from web.errors import error_responses
 from web.readiness import dispatcher_check, problem_of
 
@@ -40,5 +40,5 @@ async def readyz(state: StateDep) -> dict[str, object]:
 
 
 @router.get("/metrics")
-async def metrics(state: StateDep) -> Response:
+async def metrics(state: StateDep, _key: MetricsKey) -> Response:
     return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -55,17 +55,31 @@ def _auth(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
 
 
-def test_without_a_key_v1_routes_are_401_but_open_webui_listings_are_open(
+def test_without_a_key_v1_routes_the_listings_and_metrics_are_401(
     secured: tuple[str, str, str],
 ) -> None:
-    url, _, _ = secured
-    for method, path in [("POST", "/v1/audio/speech"), ("GET", "/v1/models")]:
+    """Issue 19: once keys exist, the Open WebUI listings and /metrics need one too (by default)."""
+    url, token, _ = secured
+    paths = [("POST", "/v1/audio/speech"), ("GET", "/v1/models"), ("GET", "/v1/audio/voices")]
+    for method, path in [*paths, ("GET", "/v1/audio/models"), ("GET", "/metrics")]:
         response = httpx.request(method, f"{url}{path}", json=SPEECH, timeout=10)
-        assert response.status_code == 401
+        assert response.status_code == 401, path
         assert response.json()["error"]["code"] == "invalid_api_key"
         assert response.json()["error"]["type"] == "invalid_request_error"
-    assert httpx.get(f"{url}/v1/audio/voices", timeout=10).status_code == 200
-    assert httpx.get(f"{url}/v1/audio/models", timeout=10).status_code == 200
+    for path in ("/v1/audio/voices", "/v1/audio/models", "/metrics"):
+        assert httpx.get(f"{url}{path}", headers=_auth(token), timeout=10).status_code == 200, path
+
+
+def test_public_listings_and_a_metrics_token_open_what_they_name(sessions: sessionmaker[Session]) -> None:
+    _create_key(sessions, "exists")
+    engines = {"fake-CustomVoice": FakeEngine()}
+    overrides = {"public_listings": True, "metrics_token": "scraper-secret"}
+    with serve_fakes(engines, api_keys=StoreApiKeys(sessions), **overrides) as url:
+        assert httpx.get(f"{url}/v1/audio/voices", timeout=10).status_code == 200
+        assert httpx.get(f"{url}/v1/audio/models", timeout=10).status_code == 200
+        assert httpx.get(f"{url}/metrics", timeout=10).status_code == 401
+        assert httpx.get(f"{url}/metrics", headers=_auth("scraper-secret"), timeout=10).status_code == 200
+        assert httpx.get(f"{url}/v1/models", timeout=10).status_code == 401
 
 
 def test_a_wrong_key_is_401_through_the_sdk(secured: tuple[str, str, str]) -> None:
