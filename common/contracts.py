@@ -40,6 +40,9 @@ class SynthesisJob(BaseModel):
     max_new_frames: int | None = Field(
         default=None, ge=1, description="per-piece frame cap below the server's"
     )
+    timestamps: Literal["word"] | None = Field(
+        default=None, description="word: each piece's word timings follow its audio on the chunk stream"
+    )
 
 
 class ModelInfo(BaseModel):

@@ -10,18 +10,20 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from common.contracts import ModelInfo, SynthesisJob
+from common.word_timings import StreamItem
 
 
 @runtime_checkable
 class ChunkStream(Protocol):
-    """Audio of one request, in order: 24 kHz mono s16le PCM byte chunks.
+    """Audio of one request, in order: 24 kHz mono s16le PCM byte chunks (and, for a job with
+    ``timestamps="word"``, each piece's ``common.word_timings.PieceWords`` right after that piece's audio).
 
     Iteration ends after the last chunk; a failure on the engine side is raised from iteration as a
     ``common.errors.ServiceError``. ``cancel`` tells the producer to stop (the client went away); it is
     idempotent and safe to call after the end.
     """
 
-    def __aiter__(self) -> AsyncIterator[bytes]: ...
+    def __aiter__(self) -> AsyncIterator[StreamItem]: ...
 
     async def cancel(self) -> None: ...
 

@@ -2,9 +2,10 @@
 
 Keys of one request (all under the configured prefix, all expiring):
 
-- ``stream``  the audio: entries ``{seq, pcm}`` (s16le bytes, ``seq`` = 0, 1, 2, …), then exactly one final
-  entry ``{seq, eof}``, ``{seq, error, kind, message}`` or ``{seq, cancelled}`` whose ``seq`` is the number of
-  audio entries. Capped with ``XADD MAXLEN ~`` and refreshed with ``EXPIRE`` on every write.
+- ``stream``  the audio: entries ``{seq, pcm}`` (s16le bytes, ``seq`` = 0, 1, 2, …) — and, for a request
+  with ``timestamps``, ``{seq, words}`` after each piece's audio (``seq``: audio entries so far) — then one
+  final entry ``{seq, eof}``, ``{seq, error, kind, message}`` or ``{seq, cancelled}`` whose ``seq`` is the
+  number of audio entries. Capped with ``XADD MAXLEN ~`` and refreshed with ``EXPIRE`` on every write.
 - ``claim``   set once (``SET NX``) by the worker that runs the request; a redelivered copy of the task finds
   it taken and does nothing, so audio is never produced twice.
 - ``lease``   the worker's heartbeat, a short-lived key it refreshes while it works. Claimed and lease gone
@@ -30,10 +31,14 @@ from redis.exceptions import RedisError
 
 from common.errors import ServiceError
 from common.settings import DistributedOptions
+from common.word_timings import PieceWords, StreamItem
 
 log = logging.getLogger(__name__)
 
 SEQ, PCM, EOF, CANCELLED = "seq", "pcm", "eof", "cancelled"
+WORDS = (
+    "words"  # a piece's word timings (``PieceWords`` JSON), after its audio; ``seq`` = audio entries so far
+)
 ERROR, KIND, MESSAGE = "error", "kind", "message"  # error: the code; kind: the code of its error class
 
 # KEYS: claim, lease, cancel; ARGV: owner, ttl_s, lease_ms. 1 = claimed, 0 = taken, -1 = cancelled.
@@ -116,9 +121,13 @@ class RedisChunkWriter:
     def has_room(self) -> bool:
         return True  # never wait for the reader: the audio waits in Redis
 
-    def put(self, pcm: bytes) -> None:
+    def put(self, item: StreamItem) -> None:
         pipe = self._client.pipeline(transaction=False)
-        self._append(pipe, {SEQ: self._seq, PCM: pcm})
+        if isinstance(item, PieceWords):  # not an audio entry: ``seq`` stays (the reader counts audio only)
+            self._append(pipe, {SEQ: self._seq, WORDS: item.to_json()})
+            pipe.execute()
+            return
+        self._append(pipe, {SEQ: self._seq, PCM: item})
         pipe.set(self._keys.lease, self._owner, px=self._limits.lease_ms)
         pipe.exists(self._keys.cancel)
         *_, cancelled = pipe.execute()

@@ -24,7 +24,19 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from common.errors import SynthesisFailed, Unavailable, error_from_wire
-from common.redis_stream import CANCELLED, EOF, ERROR, KIND, MESSAGE, PCM, SEQ, StreamKeys, StreamLimits
+from common.redis_stream import (
+    CANCELLED,
+    EOF,
+    ERROR,
+    KIND,
+    MESSAGE,
+    PCM,
+    SEQ,
+    WORDS,
+    StreamKeys,
+    StreamLimits,
+)
+from common.word_timings import PieceWords, StreamItem
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +67,10 @@ class RedisChunkStream:
         self._started_by = time.monotonic() + limits.start_timeout_s
         self._ended = False
 
-    def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> AsyncIterator[StreamItem]:
         return self
 
-    async def __anext__(self) -> bytes:
+    async def __anext__(self) -> StreamItem:
         if self._ended:
             raise StopAsyncIteration
         try:
@@ -91,7 +103,7 @@ class RedisChunkStream:
                 self._pending.append(fields)
         return bool(self._pending)
 
-    def _accept(self, fields: dict[bytes, bytes]) -> bytes:
+    def _accept(self, fields: dict[bytes, bytes]) -> StreamItem:
         seq = int(fields[SEQ.encode()])
         if seq != self._num_read:
             raise SynthesisFailed(
@@ -102,6 +114,8 @@ class RedisChunkStream:
         if (pcm := fields.get(PCM.encode())) is not None:
             self._num_read += 1
             return pcm
+        if (words := fields.get(WORDS.encode())) is not None:
+            return PieceWords.from_json(words)
         if (code := fields.get(ERROR.encode())) is not None:
             message = fields.get(MESSAGE.encode(), b"").decode(errors="replace")
             error = error_from_wire(fields.get(KIND.encode(), code).decode(), message)

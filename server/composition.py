@@ -25,6 +25,7 @@ from workers.embedded import InProcessDispatcher
 from workers.engine_host import EngineHost
 from workers.engine_loading import engine_loader
 from workers.engine_port import ClonePromptProvider, JoinPolicy, no_saved_voices
+from workers.jobs.alignment import worker_aligner
 from workers.jobs.wiring import embedded_job_service
 from workers.voice_prompts import ClonePromptCache, ModelKeys
 
@@ -89,6 +90,7 @@ def build_host(
         clone_prompts=clone_prompts,
         max_frames_per_piece=settings.max_frames_per_piece,
         join=JoinPolicy.of(settings),
+        aligner=worker_aligner(settings.aligner_model, settings.device),
     )
 
 

@@ -31,6 +31,7 @@ from common.audio.pcm import num_samples
 from common.contracts import SAMPLE_RATE
 from common.errors import ServiceError
 from common.ports import ChunkStream
+from common.word_timings import PieceWords, StreamItem
 from web.admission import Ticket
 from web.metrics import Metrics
 from web.speech_plan import SpeechPlan
@@ -71,15 +72,25 @@ class _Progress:
 
 
 async def _pcm_with_first(
-    first: bytes,
+    first: StreamItem,
     stream: ChunkStream,
     progress: _Progress,
     disconnected: Callable[[], Awaitable[bool]] | None,
+    words: list[PieceWords] | None = None,
 ) -> AsyncIterator[bytes]:
-    """The primed first chunk, then the rest; raises ``ClientGone`` when ``disconnected()`` says so."""
-    progress.samples += num_samples(first)
-    yield first
-    async for chunk in stream:
+    """The primed first chunk, then the rest; raises ``ClientGone`` when ``disconnected()`` says so. Word
+    timings (a request with ``timestamps``) go to ``words``, in order, as they arrive after their audio."""
+
+    async def items() -> AsyncIterator[StreamItem]:
+        yield first
+        async for item in stream:
+            yield item
+
+    async for chunk in items():
+        if isinstance(chunk, PieceWords):
+            if words is not None:
+                words.append(chunk)
+            continue
         if disconnected is not None and await disconnected():
             raise ClientGone
         progress.samples += num_samples(chunk)
@@ -93,6 +104,15 @@ def _headers(plan: SpeechPlan, *, streaming: bool) -> dict[str, str]:
     if streaming:
         headers |= {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return headers
+
+
+def _words_event(piece: PieceWords, speed: float) -> dict[str, object]:
+    """``speech.audio.words``: one piece's words, in seconds from the start of the audio (after ``speed``)."""
+    words = [
+        {"text": w.text, "start": round(w.start_s / speed, 3), "end": round(w.end_s / speed, 3)}
+        for w in piece.from_start()
+    ]
+    return {"type": "speech.audio.words", "words": words}
 
 
 def _sse(event: dict[str, object]) -> bytes:
@@ -143,9 +163,11 @@ async def build_speech_response(
         first_audio("none")
         return Response(body, media_type=fmt.content_type, headers=_headers(plan, streaming=False))
 
+    words: list[PieceWords] = []  # SSE with timestamps: each piece's words, sent after its audio
+
     async def audio_body() -> AsyncIterator[bytes]:
         try:
-            pcm = _pcm_with_first(first, stream, progress, None)
+            pcm = _pcm_with_first(first, stream, progress, None, words)
             async for data in encode_stream(pcm, fmt.name, speed=plan.speed):
                 first_audio(plan.stream_mode)
                 yield data
@@ -162,6 +184,10 @@ async def build_speech_response(
         try:
             async for data in body:
                 yield _sse({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode("ascii")})
+                while words:
+                    yield _sse(_words_event(words.pop(0), plan.speed))
+            while words:  # the last piece's words come after its last audio
+                yield _sse(_words_event(words.pop(0), plan.speed))
         except ServiceError as e:  # headers are out: report the failure in-band and end the stream
             yield _sse({"type": "error", "error": {"message": e.message, "type": e.type, "code": e.code}})
             return

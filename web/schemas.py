@@ -40,6 +40,11 @@ class SpeechRequest(BaseModel):
     speed: float = Field(default=1.0, ge=0.25, le=4.0, allow_inf_nan=False)
     stream: bool | None = Field(default=None, description="extension: stream audio as it is generated")
     stream_format: Literal["audio", "sse"] | None = None
+    timestamps: Literal["word"] | None = Field(
+        default=None,
+        description='extension, with stream_format "sse": speech.audio.words events (text, start, end in '
+        "seconds from the start of the audio) after each sentence's audio; needs the server's aligner_model",
+    )
     # extensions
     language: Language = None
     seed: Seed = None

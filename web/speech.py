@@ -6,6 +6,7 @@ import time
 
 from fastapi import APIRouter, Request, Response
 
+from common.errors import InvalidRequest
 from web.audio_response import build_speech_response
 from web.deps import AppState, CurrentKey, StateDep
 from web.errors import error_responses
@@ -50,6 +51,20 @@ def plan_request(
     )
 
 
+def check_timestamps(state: AppState, stream_mode: str) -> None:
+    """Word timestamps need the server's forced aligner and an SSE stream to carry them."""
+    if state.services.settings.aligner_model is None:
+        raise InvalidRequest(
+            "word timestamps need a forced aligner: set aligner_model on the server",
+            param="timestamps",
+            code="timestamps_unavailable",
+        )
+    if stream_mode != "sse":
+        raise InvalidRequest(
+            'timestamps are sent as SSE events: add "stream_format": "sse"', param="timestamps"
+        )
+
+
 @router.post(
     "/v1/audio/speech",
     response_class=Response,
@@ -63,6 +78,8 @@ async def create_speech(body: SpeechRequest, request: Request, state: StateDep, 
     dispatcher = state.services.dispatcher
     voice = await resolve_voice(state, body)
     plan = plan_request(state, body, voice, request_id=request_id_of(request.scope))
+    if body.timestamps is not None:
+        check_timestamps(state, plan.stream_mode)
     ticket = state.admission.admit(key, queue_depth=dispatcher.queue_depth(), rows=dispatcher.rows())
     try:
         stream = await dispatcher.submit(plan.job)

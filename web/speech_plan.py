@@ -191,6 +191,7 @@ def plan_speech(
             repetition_penalty=request.repetition_penalty,
         ),
         seed=request.seed,
+        timestamps=request.timestamps,
     )
     return SpeechPlan(
         job=job,

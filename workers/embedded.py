@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from common.contracts import ModelInfo, SynthesisJob
 from common.errors import ServiceError, Unavailable
+from common.word_timings import StreamItem
 from workers.engine_host import EngineHost
 
 
@@ -29,7 +30,7 @@ class MemoryChunkStream:
         self._loop = loop
         self._capacity = capacity
         self._wake = wake
-        self._queue: asyncio.Queue[bytes | _End] = asyncio.Queue()
+        self._queue: asyncio.Queue[StreamItem | _End] = asyncio.Queue()
         self._lock = threading.Lock()
         self._buffered = 0
         self._cancelled = threading.Event()
@@ -44,25 +45,25 @@ class MemoryChunkStream:
         with self._lock:
             return self._buffered < self._capacity
 
-    def put(self, pcm: bytes) -> None:
+    def put(self, item: StreamItem) -> None:
         with self._lock:
             self._buffered += 1
-        self._deliver(pcm)
+        self._deliver(item)
 
     def close(self, error: ServiceError | None = None) -> None:
         self._deliver(_End(error))
 
-    def _deliver(self, item: bytes | _End) -> None:
+    def _deliver(self, item: StreamItem | _End) -> None:
         try:
             self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
         except RuntimeError:  # the loop is gone (server shut down): nobody is left to read
             self._cancelled.set()
 
     # -- consumer side (event loop) --
-    def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> AsyncIterator[StreamItem]:
         return self
 
-    async def __anext__(self) -> bytes:
+    async def __anext__(self) -> StreamItem:
         if self._ended:
             raise StopAsyncIteration
         item = await self._queue.get()

@@ -44,6 +44,7 @@ from workers.engine_port import (
     EngineLoader,
     JobOptions,
     JoinPolicy,
+    PieceAligner,
     RequestFactory,
     no_saved_voices,
     qwen_request,
@@ -110,14 +111,16 @@ class EngineHost:
         limits: TimeLimits = TimeLimits(),
         warm_up: bool = False,
         watchdog: StepWatchdog | None = None,
+        aligner: PieceAligner | None = None,
     ) -> None:
         """``engines``: a loader (every model stays resident once loaded) or a ``ModelResidency`` (LRU under
         a memory budget). ``warm_up``: run one short synthesis on each preloaded model before ready.
-        ``watchdog``: overrides the one ``limits.step_s`` builds (tests)."""
+        ``watchdog``: overrides the one ``limits.step_s`` builds (tests). ``aligner``: word timings after
+        each piece for jobs that ask (``timestamps``), run here where the audio is."""
         self._models = engines if isinstance(engines, ModelResidency) else ModelResidency(engines)
         self._model_names = tuple(model_names)
         self._preload = tuple(preload)
-        self._options = JobOptions(make_request, clone_prompts, max_frames_per_piece, join)
+        self._options = JobOptions(make_request, clone_prompts, max_frames_per_piece, join, aligner)
         self._limits = limits
         self._warm_up = warm_up
         if watchdog is None and limits.step_s is not None:

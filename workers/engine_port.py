@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from common.audio.pcm import float_to_s16le
-from common.contracts import ModelInfo, SynthesisJob
+from common.contracts import SAMPLE_RATE, ModelInfo, SynthesisJob
 from common.errors import InvalidRequest, NotFound, ServiceError, SynthesisFailed
 from common.seams import SeamJoiner
+from common.subtitles import Word
+from common.word_timings import PieceWords, StreamItem
 
 if TYPE_CHECKING:
     from common.settings import Settings
@@ -33,6 +35,12 @@ class Engine(Protocol):
     languages: Sequence[str]
 
     def stream(self, request: Any) -> Iterator[Any]: ...
+
+
+class PieceAligner(Protocol):
+    """Word timings of one piece's samples (``workers.jobs.alignment.SegmentAligner``)."""
+
+    def align_samples(self, samples: np.ndarray, text: str, language: str | None) -> list[Word]: ...
 
 
 EngineLoader = Callable[[str], Engine]
@@ -105,8 +113,11 @@ class JobOptions:
     clone_prompts: ClonePromptProvider
     max_frames_per_piece: int
     join: JoinPolicy
+    aligner: PieceAligner | None = None
 
-    def audio(self, engine: Engine, job: SynthesisJob, *, max_frames: int | None = None) -> Iterator[bytes]:
+    def audio(
+        self, engine: Engine, job: SynthesisJob, *, max_frames: int | None = None
+    ) -> Iterator[StreamItem]:
         """``job_audio`` of ``job``, its saved voice's clone prompt resolved first (a missing one raises)."""
         voice_clone = self.clone_prompts(engine, job.voice_id) if job.voice_id else None
         return job_audio(
@@ -116,6 +127,7 @@ class JobOptions:
             make_request=self.make_request,
             max_frames_per_piece=min(max_frames or self.max_frames_per_piece, job.max_new_frames or 1 << 30),
             join=self.join,
+            aligner=self.aligner if job.timestamps == "word" else None,
         )
 
 
@@ -140,24 +152,37 @@ def job_audio(
     make_request: RequestFactory,
     max_frames_per_piece: int,
     join: JoinPolicy,
-) -> Iterator[bytes]:
-    """Run ``job`` on ``engine``: its pieces in order, joined seamlessly, as s16le PCM chunks.
+    aligner: PieceAligner | None = None,
+) -> Iterator[StreamItem]:
+    """Run ``job`` on ``engine``: its pieces in order, joined seamlessly, as s16le PCM chunks; with an
+    ``aligner``, each piece's ``PieceWords`` right after its audio (aligned on the piece's own samples).
 
     Closing the iterator closes the engine's stream generator, which stops generation.
     """
     joiner = SeamJoiner(pause_ms=join.pause_ms, fade_ms=join.fade_ms)
     last = len(job.pieces) - 1
+    emitted = 0  # samples out so far: where the next piece starts (after its lead pause)
     for index, piece in enumerate(job.pieces):
         request = make_request(
             text=piece, job=job, voice_clone=voice_clone, max_new_frames=max_frames_per_piece
         )
         lead = joiner.start_piece()
+        start = emitted + lead.size
+        samples: list[np.ndarray] = []
         for chunk in engine.stream(request):
+            if aligner is not None:
+                samples.append(np.asarray(chunk.samples, dtype=np.float32).reshape(-1))
             out = joiner.feed(chunk.samples)
             if lead.size:
                 out, lead = np.concatenate([lead, out]), lead[:0]
             if out.size:
+                emitted += out.size
                 yield float_to_s16le(out)
         tail = joiner.end_piece(is_last=index == last)
         if tail.size:
+            emitted += tail.size
             yield float_to_s16le(tail)
+        if aligner is not None:
+            audio = np.concatenate(samples) if samples else np.zeros(0, np.float32)
+            words = aligner.align_samples(audio, piece, job.language)
+            yield PieceWords(piece=index, offset_s=start / SAMPLE_RATE, words=tuple(words))

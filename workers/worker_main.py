@@ -35,6 +35,7 @@ from workers.devices import check_device
 from workers.engine_host import EngineHost, TimeLimits
 from workers.engine_port import Engine, JoinPolicy, RequestFactory, qwen_request
 from workers.job_tasks import JobWorker, register_job_tasks
+from workers.jobs.alignment import worker_aligner
 from workers.jobs.finalize import EncodeFile
 from workers.residency import ModelResidency
 from workers.runtime import WorkerRuntime
@@ -126,6 +127,7 @@ def build_child(
         join=JoinPolicy.of(settings),
         limits=TimeLimits(job_s=options.task_soft_time_limit_s, step_s=options.task_time_limit_s),
         warm_up=True,
+        aligner=worker_aligner(settings.aligner_model, settings.device),
     )
     runtime = WorkerRuntime(
         redis=redis.Redis.from_url(

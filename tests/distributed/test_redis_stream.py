@@ -13,6 +13,8 @@ import redis.asyncio
 from common.errors import InvalidRequest, ServiceError, SynthesisFailed, Unavailable
 from common.redis_stream import RedisChunkWriter, StreamKeys, StreamLimits
 from common.redis_stream_reader import RedisChunkStream
+from common.subtitles import Word
+from common.word_timings import PieceWords
 
 LIMITS = StreamLimits(ttl_s=60, max_entries=1000, lease_ttl_s=0.5, start_timeout_s=1.0)
 
@@ -185,3 +187,20 @@ def test_the_heartbeat_keeps_a_slow_worker_alive(
 
     chunks, error, _ = asyncio.run(scenario())
     assert error is None and chunks == [b"late"]
+
+
+def test_word_entries_follow_their_audio_without_counting_as_audio(
+    client: redis.Redis, redis_url: str, redis_prefix: str
+) -> None:
+    keys = StreamKeys.of(redis_prefix, "words")
+    writer = writer_for(client, keys)
+    assert writer.claim()
+    words = PieceWords(piece=0, offset_s=0.25, words=(Word("Hello", 0.0, 0.32), Word("world", 0.4, 0.8)))
+    writer.put(b"\x01\x00" * 480)
+    writer.put(words)
+    writer.put(b"\x02\x00" * 480)
+    writer.close()
+    items, error, _ = asyncio.run(read_all(redis_url, keys))
+    assert error is None
+    assert items == [b"\x01\x00" * 480, words, b"\x02\x00" * 480]
+    assert writer.num_chunks == 2

@@ -124,3 +124,15 @@ def test_bad_book_is_a_400(client: httpx.Client, book: dict, fmt: str, param: st
 def test_bad_loudness_is_a_400(client: httpx.Client) -> None:
     reply = client.post("/v1/jobs", json={"voice": "alloy", "input": "Hi.", "loudness": "loud"})
     assert reply.status_code == 400 and "loudness" in reply.text
+
+
+def test_timestamps_without_an_aligner_are_a_400(client: httpx.Client) -> None:
+    job = client.post("/v1/jobs", json={"voice": "alloy", "input": "Hi.", "timestamps": "word"})
+    speech = client.post(
+        "/v1/audio/speech",
+        json={"voice": "alloy", "input": "Hi.", "stream_format": "sse", "timestamps": "word"},
+    )
+    for reply in (job, speech):
+        assert reply.status_code == 400, reply.text
+        assert reply.json()["error"]["code"] == "timestamps_unavailable"
+        assert reply.json()["error"]["param"] == "timestamps"

@@ -1,11 +1,14 @@
-"""Word timestamps in jobs, end to end on the tiny real engine and the tiny forced aligner (``--demo``'s): each
-segment is aligned in the worker that synthesized it, and the finalize places the words in every output —
-per chapter (after the room tone, across the pauses between segments) and in the book (across the chapter
-joins), scaled by ``speed``. The tiny aligner's timings are well-formed but not meaningful, so the tests check
-the placement: monotonic, non-overlapping words inside the audio, the book equal to its chapters shifted."""
+"""Word timestamps in jobs, end to end on the tiny real engine and the tiny forced aligner (``--demo``'s).
+
+Each segment is aligned in the worker that synthesized it, and the finalize places the words in every
+output: per chapter (after the room tone, across the pauses between segments) and in the book (across the
+chapter joins), scaled by ``speed``. The tiny aligner's timings are well-formed but not meaningful, so the
+tests check the placement: monotonic, non-overlapping words inside the audio, the book equal to its chapters
+shifted."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -61,7 +64,7 @@ def check_well_formed(items: list[dict[str, Any]], start: float, end: float) -> 
     assert items, "no words"
     for word in items:
         assert start - 1e-3 <= word["start"] <= word["end"] <= end + 1e-3, (word, start, end)
-    for first, second in zip(items, items[1:], strict=False):
+    for first, second in itertools.pairwise(items):
         assert first["end"] <= second["start"] + 1e-3, (first, second)
 
 

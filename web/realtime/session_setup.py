@@ -45,9 +45,15 @@ class SessionSetup:
     def job(self, state: AppState, text: str, *, request_id: str) -> SynthesisJob:
         """The synthesis job of one sentence (raises ``ServiceError`` as ``/v1/audio/speech`` would)."""
         plan = plan_request(state, self.speech_request(text), self.voice, request_id=request_id)
-        if self.config.max_new_tokens is None:
-            return plan.job
-        return plan.job.model_copy(update={"max_new_frames": self.config.max_new_tokens})
+        update: dict[str, object] = {"timestamps": "word"} if wants_words(self.config) else {}
+        if self.config.max_new_tokens is not None:
+            update["max_new_frames"] = self.config.max_new_tokens
+        return plan.job.model_copy(update=update) if update else plan.job
+
+
+def wants_words(config: SessionConfig) -> bool:
+    """``timestamp_type: "word"`` (or vLLM-Omni's ``word_timestamps: true``): word_alignment in audio.done."""
+    return config.timestamp_type == "word" or bool(config.word_timestamps)
 
 
 _SHARED_FIELDS = {
@@ -95,10 +101,10 @@ def model_for(config: SessionConfig, models: Sequence[ModelInfo], default_model:
 
 async def configure(state: AppState, config: SessionConfig) -> SessionSetup:
     """Validate ``config`` against the loaded models and resolve its voice (stores an inline clone)."""
-    if config.timestamp_type == "word" or config.word_timestamps:
+    dispatcher, settings = state.services.dispatcher, state.services.settings
+    if wants_words(config) and settings.aligner_model is None:
         param = "timestamp_type" if config.timestamp_type else "word_timestamps"
         raise ProtocolError(WORD_TIMESTAMPS_UNAVAILABLE, "word_timestamps_unavailable", param)
-    dispatcher, settings = state.services.dispatcher, state.services.settings
     try:
         model = model_for(config, dispatcher.models(), settings.default_model)
         probe = speech_request(config, model, "Hello.")

@@ -25,15 +25,17 @@ from common.audio.pcm import num_samples
 from common.contracts import SAMPLE_RATE
 from common.errors import ServiceError
 from common.ports import ChunkStream
+from common.word_timings import PieceWords
 from web.deps import AppState
 from web.realtime.protocol import (
     SentenceResult,
+    WordAlignment,
     audio_done,
     audio_start,
     error_event,
     session_done,
 )
-from web.realtime.session_setup import SessionSetup
+from web.realtime.session_setup import SessionSetup, wants_words
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +177,8 @@ class TurnPipeline:
         """Encode and send one sentence's audio: frame by frame, or as one frame (``stream_audio: false``)."""
         config = sentence.setup.config
         sent = 0
-        pcm = self._counted(stream)
+        words: list[PieceWords] = []
+        pcm = self._counted(stream, words)
         if config.stream_audio:
             async for data in encode_stream(pcm, config.response_format, speed=config.speed):
                 if not sent:
@@ -187,12 +190,22 @@ class TurnPipeline:
             self._first_audio(sentence)
             sent = len(body)
             await self._outbox.audio(body)
-        # word_alignment stays None until the synthesis stream carries word timings (issue 18's aligner)
-        return SentenceResult(audio_bytes=sent)
+        if not wants_words(config):
+            return SentenceResult(audio_bytes=sent)
+        timed = [w for piece in words for w in piece.from_start()]  # from the sentence's first sample
+        alignment = WordAlignment(
+            words=[w.text for w in timed],
+            word_start_times_seconds=[round(w.start_s / config.speed, 3) for w in timed],
+            word_end_times_seconds=[round(w.end_s / config.speed, 3) for w in timed],
+        )
+        return SentenceResult(audio_bytes=sent, word_alignment=alignment)
 
-    async def _counted(self, stream: ChunkStream) -> AsyncIterator[bytes]:
-        """The stream's PCM, counted into ``tts_audio_seconds`` as it passes."""
+    async def _counted(self, stream: ChunkStream, words: list[PieceWords]) -> AsyncIterator[bytes]:
+        """The stream's PCM, counted into ``tts_audio_seconds`` as it passes; word timings into ``words``."""
         async for chunk in stream:
+            if isinstance(chunk, PieceWords):
+                words.append(chunk)
+                continue
             self._state.metrics.audio_seconds.inc(num_samples(chunk) / SAMPLE_RATE)
             yield chunk
 

@@ -8,6 +8,7 @@ worker's device, and kept resident beside its TTS models; jobs that do not ask f
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -59,7 +60,10 @@ class SegmentAligner:
             return self._aligner
 
     def words(self, pcm: bytes, text: str, language: str | None) -> list[Word]:
-        samples = s16le_to_float(pcm)
+        return self.align_samples(s16le_to_float(pcm), text, language)
+
+    def align_samples(self, samples: np.ndarray, text: str, language: str | None) -> list[Word]:
+        """Words of ``samples`` (float, 24 kHz) in seconds from their start, clamped to their length."""
         if samples.size < SAMPLE_RATE // 50:  # under 20 ms: nothing to time
             return []
         timings = self._loaded().align(
@@ -71,3 +75,14 @@ class SegmentAligner:
 
     def words_blob(self, pcm: bytes, text: str, language: str | None) -> bytes:
         return words_json(self.words(pcm, text, language)).encode()
+
+
+def worker_aligner(model: str | None, device: str) -> SegmentAligner | None:
+    """This process's aligner for ``aligner_model`` (one instance per model and device: the engine host and
+    the job segments share it, so it loads once); None when alignment is off."""
+    return None if model is None else _shared(model, device)
+
+
+@functools.cache
+def _shared(model: str, device: str) -> SegmentAligner:
+    return SegmentAligner(model, device=device)

@@ -16,7 +16,7 @@ from common.settings import Settings
 from common.webhooks.relay import OutboxRelay
 from voice_store.blobs.port import BlobStore
 from workers.engine_host import EngineHost
-from workers.jobs.alignment import SegmentAligner
+from workers.jobs.alignment import worker_aligner
 from workers.jobs.embedded_queue import EmbeddedJobQueue
 from workers.jobs.failures import FinalizeRetry, FinalizeRunner, StepBlobs
 from workers.jobs.finalize import EncodeFile, Finalizer, StitchPolicy
@@ -58,9 +58,7 @@ def segment_runner(
         max_attempts=settings.jobs.max_segment_attempts,
         max_piece_chars=settings.max_piece_chars,
         lease_s=lease_s,
-        aligner=SegmentAligner(settings.aligner_model, device=settings.device)
-        if settings.aligner_model
-        else None,
+        aligner=worker_aligner(settings.aligner_model, settings.device),
     )
 
 
