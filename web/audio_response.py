@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import logging
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,7 +24,7 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from common.audio.aio import encode_stream, encode_whole
 from common.audio.formats import FORMATS
@@ -38,6 +39,8 @@ from web.speech_plan import SpeechPlan
 
 SAMPLES_PER_FRAME = 1920
 
+log = logging.getLogger(__name__)
+
 
 class AudioStreamResponse(StreamingResponse):
     """A StreamingResponse that always runs ``cleanup`` when it ends, whatever ended it — even when the
@@ -50,8 +53,25 @@ class AudioStreamResponse(StreamingResponse):
         self._cleanup = cleanup
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, tracked)
+        except Exception as e:
+            if not started:
+                raise  # no byte sent yet: the error handlers answer with an envelope
+            # After the first byte the status is out: the body ends without its last chunk, so the client sees
+            # a truncated transfer, never a complete-looking file; one line in the log, not a traceback.
+            log.warning(
+                "stream aborted after the first byte: %s",
+                type(e).__name__,
+                extra={"error": str(e)[:300], "code": getattr(e, "code", None)},
+            )
         finally:
             aclose = getattr(self.body_iterator, "aclose", None)
             if aclose is not None:
@@ -189,7 +209,14 @@ async def build_speech_response(
             while words:  # the last piece's words come after its last audio
                 yield _sse(_words_event(words.pop(0), plan.speed))
         except ServiceError as e:  # headers are out: report the failure in-band and end the stream
+            log.warning("SSE stream failed after the first event: %s", e.code, extra={"error": e.message})
             yield _sse({"type": "error", "error": {"message": e.message, "type": e.type, "code": e.code}})
+            return
+        except Exception as e:  # an unexpected failure: the same in-band end, one log line
+            name = type(e).__name__
+            log.warning("SSE stream failed after the first event: %s", name, extra={"error": f"{e}"})
+            error = {"message": "internal server error", "type": "server_error", "code": "internal_error"}
+            yield _sse({"type": "error", "error": error})
             return
         finally:
             with contextlib.suppress(RuntimeError):

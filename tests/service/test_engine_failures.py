@@ -4,6 +4,8 @@ Never a hang, and the server keeps serving."""
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -52,6 +54,26 @@ def test_failure_mid_audio_stream_cuts_the_body_so_the_client_sees_an_error(urls
     ):
         for _ in response.iter_bytes():
             pass
+
+
+def test_a_mid_stream_failure_logs_one_line_not_a_traceback(
+    urls: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 19: after the first byte the status is out; the web side logs one structured line per failure
+    (and uvicorn one line that the response did not complete), not a "response already started" traceback.
+    The engine's own failure is logged by the engine host, as before."""
+    caplog.set_level(logging.INFO)
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        httpx.stream("POST", f"{urls[1]}/v1/audio/speech", json=BODY | {"stream": True}, timeout=10) as r,
+    ):
+        for _ in r.iter_bytes():
+            pass
+    time.sleep(0.5)  # the server thread logs after the connection drops
+    aborted = [r for r in caplog.records if r.getMessage().startswith("stream aborted after the first byte")]
+    assert len(aborted) == 1 and aborted[0].exc_info is None
+    web_side = [r for r in caplog.records if r.name.startswith(("web", "uvicorn", "starlette", "fastapi"))]
+    assert not [r for r in web_side if r.exc_info is not None], [r.getMessage() for r in web_side]
 
 
 def test_the_server_keeps_serving_after_failures(urls: tuple[str, str]) -> None:
