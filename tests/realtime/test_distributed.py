@@ -6,10 +6,12 @@ the real engine with tiny checkpoints (token-by-token input, inline ``ref_audio`
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 import redis
@@ -104,8 +106,14 @@ def tiny_cluster(
         name: str(tiny_checkpoint.write_tiny_checkpoint(root / name, kind))
         for name, kind in {"tiny-CustomVoice": "custom_voice", "tiny-Base": "base"}.items()
     }
+    from qwen_tts.aligner.tiny_checkpoint import write_tiny_aligner
+
+    aligner = write_tiny_aligner(root / "aligner")
     with isolated_prefix(redis_url, stem="test-") as prefix:
-        frames = {"QWEN_TTS_MAX_FRAMES_PER_PIECE": str(TINY_MAX_FRAMES)}
+        frames = {
+            "QWEN_TTS_MAX_FRAMES_PER_PIECE": str(TINY_MAX_FRAMES),
+            "QWEN_TTS_ALIGNER_MODEL": str(aligner),
+        }
         env = _env(redis_url, prefix, migrated_postgres_url, moto_server, checkpoints, **frames)
         with (
             worker_process(env, models=",".join(checkpoints), hostname="rt-tiny@test", tiny=True),
@@ -127,3 +135,23 @@ def test_the_real_engine_speaks_tokens_and_clones_inline_over_celery(tiny_cluste
         assert 0 < samples.size <= TINY_MAX_FRAMES * 1920 and samples.size % 1920 == 0
     assert cloned.types() == ["audio.start", "audio.done", "session.done"], cloned.events
     assert probe(cloned.sentence_audio(0))["sample_rate"] == 24_000
+
+
+def test_word_timings_cross_the_redis_stream(tiny_cluster: str) -> None:
+    """The worker's aligner times each sentence; audio.done and the speech SSE carry the words."""
+    with open_session(tiny_cluster) as ws:
+        send(ws, type="session.config", voice="alloy", timestamp_type="word", response_format="pcm", seed=1)
+        turn = speak(ws, ["Hello world. ", "How are you?"])
+    done = [e for e in turn.events if e["type"] == "audio.done"]
+    assert [e["timestamp_info"]["word_alignment"]["words"] for e in done] == [
+        ["Hello", "world"],
+        ["How", "are", "you"],
+    ]
+    for sentence in done:
+        ends = sentence["timestamp_info"]["word_alignment"]["word_end_times_seconds"]
+        assert max(ends) <= len(turn.sentence_audio(sentence["sentence_index"])) / 48_000 + 1e-3
+    body = {"input": "Hello world.", "voice": "alloy", "stream_format": "sse", "timestamps": "word"}
+    reply = httpx.post(f"{tiny_cluster}/v1/audio/speech", json=body, timeout=120)
+    events = [json.loads(line[6:]) for line in reply.text.splitlines() if line.startswith("data: ")]
+    words = [w["text"] for e in events if e["type"] == "speech.audio.words" for w in e["words"]]
+    assert words == ["Hello", "world"] and events[-1]["type"] == "speech.audio.done"
