@@ -14,6 +14,7 @@ from web.inline_voice import inline_voice
 from web.middleware import request_id_of
 from web.schemas import SpeechRequest
 from web.speech_plan import Limits, SpeechPlan, plan_speech
+from web.stream_retry import RetryBeforeFirstChunk
 from web.voices import ResolvedVoice
 
 router = APIRouter()
@@ -82,7 +83,7 @@ async def create_speech(body: SpeechRequest, request: Request, state: StateDep, 
         check_timestamps(state, plan.stream_mode)
     ticket = state.admission.admit(key, queue_depth=dispatcher.queue_depth(), rows=dispatcher.rows())
     try:
-        stream = await dispatcher.submit(plan.job)
+        stream = RetryBeforeFirstChunk(dispatcher, plan.job, await dispatcher.submit(plan.job))
     except BaseException:
         ticket.release()
         raise

@@ -1,6 +1,8 @@
 """Distributed-mode faults on private servers (issue 19): its own Redis (with or without persistence) and
 Postgres on loopback ports, S3 on moto, two real worker processes and the API process.
 
+- a whole worker SIGKILLed while a speech request waits for its first chunk: the request is sent again to the
+  other worker and answers 200 with its audio;
 - a whole worker SIGKILLed mid-job: the job completes, each segment is claimed (synthesized) once but the
   killed one (twice), one completion webhook;
 - Redis killed and restarted mid-job, without persistence (every queued message lost: the janitor resends the
@@ -14,8 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 
@@ -140,3 +144,39 @@ def test_a_redis_restart_mid_job_loses_nothing_and_no_request_gets_500(
         _completed_once(client, receiver, job_id)
         later = [client.post("/v1/audio/speech", json=SPEECH).status_code for _ in range(5)]
         assert later == [200] * 5, later
+
+
+def test_a_worker_lost_before_the_first_byte_is_retried_on_another_transparently(
+    postgres: PrivatePostgres, moto_server: MotoServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="web.stream_retry")
+    with private_redis(persistent=False) as redis:
+        env = distributed_env(
+            redis_url=redis.url,
+            namespace="faults-first-byte",
+            database_url=postgres.url,
+            s3=moto_server,
+            models={MODEL: "/nonexistent/fake"},
+            **FAULT_ENV,
+        )
+        with (
+            worker_process(env, models=f"{SPEC}:60", hostname="cpu0@first-byte-a") as hanging,
+            serve_distributed(env) as url,
+        ):
+            answer: dict[str, httpx.Response] = {}
+            body = SPEECH | {"input": "Hang on, this request meets a dying worker."}
+            asker = threading.Thread(
+                target=lambda: answer.setdefault(
+                    "r", httpx.post(f"{url}/v1/audio/speech", json=body, timeout=120)
+                )
+            )
+            asker.start()
+            time.sleep(2)  # the only worker has taken it and hangs before its first chunk
+            with worker_process(env, models=SPEC, hostname="cpu1@first-byte-b"):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(hanging.pid, signal.SIGKILL)
+                asker.join(120)
+            response = answer["r"]
+            assert response.status_code == 200, response.text
+            assert len(response.content) > 0 and len(response.content) % 2 == 0
+            assert any("sent again" in r.getMessage() for r in caplog.records)  # it was the retry's doing
