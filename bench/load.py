@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import statistics
 import sys
 import tempfile
@@ -25,7 +23,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bench.service import free_port, process, wait_ready
+from bench.service import free_port, process, tiny_env, wait_ready
 
 TEXT = "Hello there. This sentence is long enough to stream several chunks of audio."
 
@@ -91,14 +89,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         model = write_tiny_checkpoint(Path(tmp) / "tiny", "custom_voice")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("QWEN_TTS_") and k != "TTS_CONFIG"}
-        env |= {
-            "HF_HUB_OFFLINE": "1",
-            "QWEN_TTS_LOG_LEVEL": "warning",
-            "QWEN_TTS_MODELS": json.dumps({"tiny": str(model)}),
-            "QWEN_TTS_DEFAULT_MODEL": "tiny",
-            "QWEN_TTS_PRELOAD_MODELS": '["tiny"]',
-            "QWEN_TTS_MAX_FRAMES_PER_PIECE": str(args.frames),
+        env = tiny_env(model, args.frames) | {
             "QWEN_TTS_MAX_QUEUE_WAIT_S": str(args.max_queue_wait_s),
             "QWEN_TTS_MAX_QUEUE_DEPTH": "1000",
             "QWEN_TTS_DATA_DIR": f"{tmp}/data",

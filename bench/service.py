@@ -68,6 +68,19 @@ def process(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[b
                 break
 
 
+def tiny_env(model: Path, frames: int) -> dict[str, str]:
+    """This process's environment without our settings, plus a server of the tiny checkpoint ``model``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QWEN_TTS_") and k != "TTS_CONFIG"}
+    return env | {
+        "HF_HUB_OFFLINE": "1",
+        "QWEN_TTS_LOG_LEVEL": "warning",
+        "QWEN_TTS_MODELS": json.dumps({"tiny": str(model)}),
+        "QWEN_TTS_DEFAULT_MODEL": "tiny",
+        "QWEN_TTS_PRELOAD_MODELS": '["tiny"]',
+        "QWEN_TTS_MAX_FRAMES_PER_PIECE": str(frames),
+    }
+
+
 def wait_ready(url: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -201,15 +214,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         model = write_tiny_checkpoint(Path(tmp) / "tiny", "custom_voice")
-        base = {k: v for k, v in os.environ.items() if not k.startswith("QWEN_TTS_") and k != "TTS_CONFIG"}
-        base |= {
-            "HF_HUB_OFFLINE": "1",
-            "QWEN_TTS_LOG_LEVEL": "warning",
-            "QWEN_TTS_MODELS": json.dumps({"tiny": str(model)}),
-            "QWEN_TTS_DEFAULT_MODEL": "tiny",
-            "QWEN_TTS_PRELOAD_MODELS": '["tiny"]',
-            "QWEN_TTS_MAX_FRAMES_PER_PIECE": str(args.frames),
-        }
+        base = tiny_env(model, args.frames)
         namespace = f"bench-{secrets.token_hex(4)}"
         embedded_env = base | {"QWEN_TTS_DATA_DIR": f"{tmp}/embedded"}
         distributed_env = base | {

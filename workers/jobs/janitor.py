@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from voice_store.db import session_scope
 from voice_store.job_transitions import (
+    SegmentRef,
     expired_claims,
     note_enqueued,
     note_requeued,
@@ -104,21 +105,22 @@ class JobJanitor:
             pending = stranded_pending(session, enqueued_before=bound)
             finalizes = jobs_awaiting_finalize(session, updated_before=bound)
             due = webhooks_due(session, now=now)
+
+        def release(session: Session, ref: SegmentRef) -> bool:
+            return release_expired(session, ref, now=now, unleased_before=bound)
+
+        def stamp(session: Session, ref: SegmentRef) -> bool:
+            return note_enqueued(session, ref, now=now, enqueued_before=bound)
+
         sent = 0
-        for ref in expired:
-            with session_scope(self._sessions, write=True) as session:
-                if not release_expired(session, ref, now=now, unleased_before=bound):
-                    continue
-            log.warning("job %s segment %d: its claim expired: enqueued again", ref.job_id, ref.position)
-            self._queue.segment(ref.job_id, model=ref.model, position=ref.position)
-            sent += 1
-        for ref in pending:
-            with session_scope(self._sessions, write=True) as session:
-                if not note_enqueued(session, ref, now=now, enqueued_before=bound):
-                    continue
-            log.warning("job %s segment %d pending with no message: enqueued again", ref.job_id, ref.position)
-            self._queue.segment(ref.job_id, model=ref.model, position=ref.position)
-            sent += 1
+        for refs, claim, why in ((expired, release, "its claim expired"), (pending, stamp, "no message")):
+            for ref in refs:
+                with session_scope(self._sessions, write=True) as session:
+                    if not claim(session, ref):  # changed meanwhile, or another janitor sent it
+                        continue
+                log.warning("job %s segment %d: %s: enqueued again", ref.job_id, ref.position, why)
+                self._queue.segment(ref.job_id, model=ref.model, position=ref.position)
+                sent += 1
         for job_id, model in finalizes:
             with session_scope(self._sessions, write=True) as session:
                 if not note_requeued(session=session, job_id=job_id, now=now):
