@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from common.audio.loudness import measure
 from tests.jobs.client import wait_for_job
 from tests.service.audio_probe import decode
 from tests.service.tiny_server import TinyServer, tiny_server
@@ -106,3 +107,13 @@ def test_jobs_without_timestamps_have_no_subtitles(client: httpx.Client) -> None
     assert [o["kind"] for o in job["outputs"]] == ["audio", "audio"]
     reply = client.get(f"/v1/jobs/{job['id']}/subtitles.srt")
     assert reply.status_code == 404 and reply.json()["error"]["param"] == "timestamps"
+
+
+def test_acx_on_the_real_engine_measures_on_target(client: httpx.Client) -> None:
+    """The tiny engine's audio is loud noise: the limiter works here, unlike on the fake engine's tone. No
+    room tone: in chapters of a second or two, 3 s of silence would hold the file's RMS under the target."""
+    job = run(client, loudness="acx", room_tone={"head_s": 0.0, "tail_s": 0.0})
+    for output in (o for o in job["outputs"] if o["kind"] == "audio" and o["chapter"] is not None):
+        measured = measure(decode(client.get(output["url"]).content))
+        assert measured.rms_dbfs == pytest.approx(-20.0, abs=0.5), output["loudness"]
+        assert measured.sample_peak_dbfs <= -3.0 and measured.true_peak_dbtp <= -3.0, output["loudness"]
