@@ -89,7 +89,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = load_settings(_serve_overrides(args, settings), config_path=args.config)
     if settings.run_mode == "distributed":  # redis_url set: the engine runs in `qwen3-tts worker` processes
-        serve_distributed(settings)
+        if args.demo:  # the workers serve the tiny models (`qwen3-tts worker --demo`): requests use them
+            settings = settings.model_copy(update={"default_model": "demo-CustomVoice"})
+        serve_distributed(settings, demo=args.demo)
         return 0
     from workers.devices import check_device
 
@@ -111,9 +113,19 @@ def _is_missing_checkpoint(error: BaseException) -> bool:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    """``--demo``: the tiny random-weight models (written once under the data directory), served by this
+    worker unless ``--models`` names some of them, so the distributed mode runs end to end without weights."""
     from workers.worker_main import main as worker_main
 
-    return worker_main(args.worker_args, settings)
+    worker_args = list(args.worker_args)
+    if "--demo" in worker_args:
+        from server.composition import DEMO_MODEL_TYPES, demo_settings
+
+        worker_args.remove("--demo")
+        settings = demo_settings(settings, settings.resolved_data_dir / "demo-models")
+        if "--models" not in worker_args:
+            worker_args += ["--models", ",".join(DEMO_MODEL_TYPES)]
+    return worker_main(worker_args, settings)
 
 
 def _keys(args: argparse.Namespace, settings: Settings) -> int:

@@ -180,7 +180,7 @@ def build_embedded_services(
     )
 
 
-def serve_distributed(settings: Settings) -> None:
+def serve_distributed(settings: Settings, *, demo: bool = False) -> None:
     """The API process of the distributed mode: Celery dispatcher, Redis chunk streams, Postgres, S3.
 
     The schema must be at head (``qwen3-tts db upgrade``, run once per deploy); the models are in the workers.
@@ -189,12 +189,12 @@ def serve_distributed(settings: Settings) -> None:
 
     from web.app import create_app
 
-    app = create_app(build_distributed_services(settings))
+    app = create_app(build_distributed_services(settings, demo=demo))
     _log_binding(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
 
 
-def build_distributed_services(settings: Settings) -> Services:
+def build_distributed_services(settings: Settings, *, demo: bool = False) -> Services:
     from voice_store.db import check_schema_current, create_db_engine, create_session_factory
     from workers.celery_app import create_celery_app
     from workers.dispatcher import CeleryDispatcher
@@ -216,6 +216,7 @@ def build_distributed_services(settings: Settings) -> Services:
         dispatcher=dispatcher,
         settings=settings,
         readiness=(database_check(sessions), ReadinessCheck("redis", dispatcher.ping), workers),
+        demo=demo,
         api_keys=StoreApiKeys(sessions),
         saved_voices=LibrarySavedVoices(library),
         voice_library=library,
