@@ -22,6 +22,7 @@ from common.audio.book_tags import Cover
 from common.errors import Conflict, InvalidRequest, NotFound, Unavailable
 from common.jobs.blob_keys import cover_key
 from common.jobs.options import JobsOptions
+from common.jobs.output_urls import find_output
 from common.jobs.ports import JobQueue
 from common.jobs.rework import JobRework
 from common.jobs.segmentation import Chapter, segment_chapters
@@ -218,17 +219,7 @@ class JobService:
         job = self.get(job_id, api_key_id=api_key_id)
         if job.status is not JobStatus.SUCCEEDED or not job.outputs:
             raise Conflict(f"job {job_id!r} has no audio yet: it is {job.status.value}", code="job_not_ready")
-        kind = "audio" if subtitles is None else "subtitles"
-        output = next(
-            (
-                o
-                for o in job.outputs
-                if o.get("chapter") == chapter
-                and o.get("kind", "audio") == kind
-                and subtitles in (None, o["format"])
-            ),
-            None,
-        )
+        output = find_output(job.outputs, chapter=chapter, subtitles=subtitles)
         if output is None and subtitles is not None and any(o.get("chapter") == chapter for o in job.outputs):
             raise NotFound(f"job {job_id!r} has no subtitles: create it with timestamps", param="timestamps")
         if output is None:

@@ -117,3 +117,19 @@ def test_acx_on_the_real_engine_measures_on_target(client: httpx.Client) -> None
         measured = measure(decode(client.get(output["url"]).content))
         assert measured.rms_dbfs == pytest.approx(-20.0, abs=0.5), output["loudness"]
         assert measured.sample_peak_dbfs <= -3.0 and measured.true_peak_dbtp <= -3.0, output["loudness"]
+
+
+def test_a_regenerated_chapter_rebuilds_the_subtitles(client: httpx.Client) -> None:
+    job = run(client)
+    new_text = "Brand new words here. And more of them."
+    reply = client.post(f"/v1/jobs/{job['id']}/chapters/1/regenerate", json={"input": new_text})
+    assert reply.status_code == 202, reply.text
+    job = wait_for_job(client, job["id"], timeout_s=180)
+    assert job["status"] == "succeeded", job
+    second = words(client, job, 1)
+    assert [w["text"] for w in second] == ["Brand", "new", "words", "here", "And", "more", "of", "them"]
+    first, book = words(client, job, 0), words(client, job, None)
+    chapter_0 = next(o for o in job["outputs"] if o["kind"] == "audio" and o["chapter"] == 0)
+    start = len(decode(client.get(chapter_0["url"]).content)) / 24_000 + CHAPTER_PAUSE_S
+    expected = [w["start"] for w in first] + [w["start"] + start for w in second]
+    assert [w["start"] for w in book] == pytest.approx(expected, abs=2e-3)

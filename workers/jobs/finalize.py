@@ -23,12 +23,12 @@ from typing import Any, Protocol
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from common.audio.book_tags import BookTags, read_cover
+from common.audio.book_tags import BookTags
 from common.audio.formats import FORMATS
 from common.audio.pcm import float_to_s16le, s16le_to_float
 from common.audio.whole import ChapterMark, encode_file
 from common.contracts import SAMPLE_RATE
-from common.jobs.blob_keys import chapter_key, cover_key, whole_key
+from common.jobs.blob_keys import chapter_key, whole_key
 from common.jobs.output_urls import output_url
 from common.seams import SeamJoiner
 from voice_store.blobs.port import BlobStore
@@ -36,7 +36,7 @@ from voice_store.db import session_scope
 from voice_store.job_transitions import finish_job
 from voice_store.jobs import get_job, list_segments
 from voice_store.models.jobs import JobStatus
-from workers.jobs.mastering import Mastering, master_chapter
+from workers.jobs.mastering import Mastering, book_tags, master_chapter
 from workers.jobs.subtitle_outputs import TimedPart, write_subtitles
 
 log = logging.getLogger(__name__)
@@ -197,7 +197,9 @@ class Finalizer:
                 ChapterMark(title or f"Chapter {n + 1}", start / speed, (start + length) / speed)
                 for n, (title, start, length) in enumerate(zip(titles, starts, seconds, strict=True))
             ]
-            self._encode_to(whole, self._book(sources), fmt, speed, marks, self._book_tags(job_id, request))
+            self._encode_to(
+                whole, self._book(sources), fmt, speed, marks, book_tags(self._blobs, job_id, request)
+            )
         else:
             self._encode_to(whole, self._book(sources), fmt, speed)
         outputs: list[dict[str, Any]] = [
@@ -216,18 +218,6 @@ class Finalizer:
             output |= {"duration_s": round(seconds[number] / speed, 3)}
             outputs.append(output | ({"loudness": loudness[number]} if loudness[number] else {}))
         return outputs
-
-    def _book_tags(self, job_id: str, request: dict[str, Any]) -> BookTags | None:
-        """The m4b's tags and cover (stored at create time under the job's prefix)."""
-        book = request.get("book")
-        if not book:
-            return None
-        cover = None
-        if book.get("cover"):
-            cover = read_cover(self._blobs.get(cover_key(job_id, book["cover"])))
-        return BookTags(
-            title=book.get("title"), author=book.get("author"), narrator=book.get("narrator"), cover=cover
-        )
 
     def _segment_audio(self, segment: _Segment) -> Iterator[np.ndarray]:
         yield s16le_to_float(self._blobs.get(segment.key))

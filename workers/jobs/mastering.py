@@ -1,4 +1,5 @@
-"""Chapter mastering for jobs: room tone at head and tail, then a loudness target (``common.audio.loudness``).
+"""Chapter mastering for jobs: room tone at head and tail, then a loudness target (``common.audio.loudness``);
+and the book's m4b tags and cover.
 
 Why per chapter: distribution specs (ACX) judge each chapter file on its own, and each chapter file must
 meet them; the book joins the mastered chapters. A mastered chapter is written once to a local float32 file
@@ -15,8 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from common.audio.book_tags import BookTags, read_cover
 from common.audio.loudness import LoudnessTarget, loudness_target, normalize
 from common.contracts import SAMPLE_RATE
+from common.jobs.blob_keys import cover_key
+from voice_store.blobs.port import BlobStore
 
 ACX_ROOM_TONE_S = (0.75, 2.5)  # ACX: 0.5–1 s at the head, 1–5 s at the tail
 BLOCK_SAMPLES = SAMPLE_RATE * 10
@@ -72,3 +76,14 @@ def master_chapter(audio: Iterable[np.ndarray], mastering: Mastering, path: Path
         }
     samples.astype(np.float32).tofile(path)
     return MasteredChapter(path=path, num_samples=samples.size, loudness=report)
+
+
+def book_tags(blobs: BlobStore, job_id: str, request: dict[str, Any]) -> BookTags | None:
+    """The m4b's tags and cover (the cover stored when the job was created, under the job's prefix)."""
+    book = request.get("book")
+    if not book:
+        return None
+    cover = read_cover(blobs.get(cover_key(job_id, book["cover"]))) if book.get("cover") else None
+    return BookTags(
+        title=book.get("title"), author=book.get("author"), narrator=book.get("narrator"), cover=cover
+    )
