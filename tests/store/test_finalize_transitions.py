@@ -119,6 +119,16 @@ def test_a_finalize_that_loses_its_worker_every_time_fails_the_job(session: Sess
     assert job_event_payload(loaded, "job.failed", utcnow())["data"]["error"]["step"] == "finalize"
 
 
+def test_the_webhook_payload_gives_output_urls_never_blob_keys(session: Session) -> None:
+    """Issue 19: the stored outputs name their blobs; what leaves the server names the API's URLs."""
+    job = _ready_job(session)
+    job.outputs = [
+        {"chapter": None, "format": "mp3", "blob_key": "jobs/x/audio.mp3", "url": f"/v1/jobs/{job.id}/audio"}
+    ]
+    (output,) = job_event_payload(job, "job.succeeded", utcnow())["data"]["outputs"]
+    assert output == {"chapter": None, "format": "mp3", "url": f"/v1/jobs/{job.id}/audio"}
+
+
 def test_a_failed_segment_names_its_step(session: Session) -> None:
     job, _ = create_job(session=session, request=REQUEST, segments=[SegmentSpec("a")])
     start_segment(session=session, job_id=job.id, position=0, max_attempts=1)

@@ -73,11 +73,21 @@ def job_event_payload(job: Job, event_type: str, now: datetime) -> dict[str, Any
             "segments_done": job.segments_done,
             "segments_total": job.segments_total,
             "audio_seconds": job.audio_seconds,
-            "outputs": job.outputs,
+            "outputs": public_outputs(job.outputs),
             "error": error,
             "metadata": job.request.get("metadata"),
         },
     }
+
+
+INTERNAL_OUTPUT_FIELDS = frozenset({"blob_key"})
+
+
+def public_outputs(outputs: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """A job's outputs as its webhook shows them: their URLs (API paths), never the blob store's keys."""
+    if outputs is None:
+        return None
+    return [{k: v for k, v in output.items() if k not in INTERNAL_OUTPUT_FIELDS} for output in outputs]
 
 
 def completion_dedupe_key(job: Job) -> str:
