@@ -4,6 +4,7 @@ from the parts and a new completion webhook is sent."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ import pytest
 
 from tests.jobs.client import BOOK, wait_for_job
 from tests.jobs.embedded import EmbeddedServer, embedded_server
+from tests.jobs.receiver import run_receiver
 from tests.service.audio_probe import chapters
 from tests.service.fake_engine import FakeEngine, FakeRequest
 
@@ -57,9 +59,16 @@ def texts(engine: FakeEngine, since: int) -> list[str]:
 def test_retry_runs_only_the_failed_segment(client: httpx.Client, engine: PoisonEngine) -> None:
     engine.is_poisoned = True
     book = [BOOK[0], BOOK[1], {"title": "Bad", "text": f"A fine start. {POISON} A fine end."}]
-    job_id = (
-        client.post("/v1/jobs", json={"voice": "alloy", "chapters": book}).raise_for_status().json()["id"]
-    )
+    with run_receiver() as receiver:
+        body = {"voice": "alloy", "chapters": book, "callback_url": receiver.url}
+        job_id = client.post("/v1/jobs", json=body).raise_for_status().json()["id"]
+        _retry_and_check(client, engine, job_id)
+        # one completion webhook per round: job.failed, then job.succeeded after the retry
+        types = [json.loads(d.body)["type"] for d in receiver.wait_for(2)]
+        assert types == ["job.failed", "job.succeeded"]
+
+
+def _retry_and_check(client: httpx.Client, engine: PoisonEngine, job_id: str) -> None:
     failed = wait_for_job(client, job_id)
     assert failed["status"] == "failed" and failed["error"]["code"] == "segment_failed", failed
     poisoned = [t for t in texts(engine, 0) if POISON in t]
