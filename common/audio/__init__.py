@@ -8,4 +8,6 @@
 - ``whole``: whole files with exact headers and durations (Xing, STREAMINFO, granules, MP4 chapters).
 - ``aio``: the async entry points (``encode_stream``, ``encode_whole``); encoding runs off the event loop.
 - ``upload`` / ``decode``: untrusted reference uploads: sniffing, limits, decoding to mono 24 kHz.
+- ``loudness``: BS.1770 measurement, loudness targets (ACX, EBU R128, LUFS) and the true-peak limiter.
+- ``book_tags``: an audiobook's m4b tags and cover (the ``covr`` atom).
 """
