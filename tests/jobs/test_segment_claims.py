@@ -5,6 +5,10 @@ lost."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,7 +26,7 @@ from voice_store.jobs import SegmentSpec, create_job, get_job
 from voice_store.models.base import utcnow
 from voice_store.models.jobs import JobSegment, SegmentStatus
 from workers.jobs.janitor import JobJanitor
-from workers.jobs.segments import SegmentOutcome, SegmentRunner
+from workers.jobs.segments import SegmentOutcome, SegmentRunner, owner_process_gone
 
 LEASE = timedelta(minutes=15)
 
@@ -157,3 +161,31 @@ def test_a_superseded_runner_discards_its_audio_and_keeps_the_current_claims(
         assert job.segments_done == 1 and job.segments[0].audio_blob_key == segment_key(job_id, 0, 2)
     assert blobs.get(segment_key(job_id, 0, 2)) == b"\x02\x00" * 20
     assert not blobs.exists(segment_key(job_id, 0, 1))
+
+
+def test_a_live_claim_of_a_dead_process_on_this_host_is_taken_over_at_once(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A worker child SIGKILLed: Celery redelivers its task to the new child, which must not wait for the
+    lease (the old owner's process is gone)."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    now = utcnow()
+    with session_scope(sessions, write=True) as session:
+        job_id = _job(session)
+        _claim(session, job_id, now, owner=f"{socket.gethostname()}:{dead.pid}")
+        elsewhere = _claim(session, job_id, now, owner="other-host:1")
+        assert elsewhere.outcome is SegmentStartOutcome.CLAIMED
+        taken = start_segment(
+            session=session,
+            job_id=job_id,
+            position=0,
+            max_attempts=3,
+            owner="me",
+            lease_s=60,
+            owner_lost=owner_process_gone,
+            now=now,
+        )
+        assert taken.outcome is SegmentStartOutcome.RUN and taken.token == 2
+    assert not owner_process_gone(f"{socket.gethostname()}:{os.getpid()}")
+    assert not owner_process_gone(f"other-host:{dead.pid}")

@@ -10,6 +10,7 @@ with a token that is no longer the segment's (a superseded claim that finished l
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,11 +51,14 @@ def start_segment(
     max_attempts: int,
     owner: str = "",
     lease_s: float | None = None,
+    owner_lost: Callable[[str], bool] | None = None,
     now: datetime | None = None,
 ) -> SegmentStart:
     """Claim the segment: count an attempt, mark it running and hand out a new fencing token, unless it is
     done, its job finished, it is spent, or another claim's lease is still live. ``lease_s=None`` (one
-    process runs everything, the embedded mode) takes no lease: a later start always claims."""
+    process runs everything, the embedded mode) takes no lease: a later start always claims. ``owner_lost``
+    says whether a live claim's owner is known to be gone (its process died on this host: a redelivery after
+    a worker child was killed takes over at once instead of waiting for the lease)."""
     if max_attempts < 1:
         raise InvalidInputError(f"max_attempts must be at least 1, got {max_attempts}")
     now = now or utcnow()
@@ -64,7 +68,7 @@ def start_segment(
         return SegmentStart(SegmentStartOutcome.ALREADY_DONE, segment)
     if job.status.is_terminal:
         return SegmentStart(SegmentStartOutcome.JOB_FINISHED, segment)
-    if _lease_is_live(segment, now):
+    if _lease_is_live(segment, now) and not (owner_lost and owner_lost(segment.claim_owner or "")):
         return SegmentStart(SegmentStartOutcome.CLAIMED, segment)
     if segment.attempts >= max_attempts:
         _fail_job_for_segment(session, job, segment, now)

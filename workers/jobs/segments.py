@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -66,7 +67,6 @@ class SegmentRunner:
         self._max_piece_chars = max_piece_chars
         self._lease_s = lease_s
         self._aligner = aligner
-        self._owner = f"{socket.gethostname()}:{os.getpid()}"
 
     def run(self, job_id: str, position: int) -> SegmentOutcome:
         try:
@@ -84,8 +84,9 @@ class SegmentRunner:
                 job_id=job_id,
                 position=position,
                 max_attempts=self._max_attempts,
-                owner=self._owner,
+                owner=f"{socket.gethostname()}:{os.getpid()}",  # now: a forked child is its own owner
                 lease_s=self._lease_s,
+                owner_lost=owner_process_gone,
             )
             segment = start.segment
             if start.outcome is SegmentStartOutcome.ALREADY_DONE:
@@ -153,6 +154,25 @@ class SegmentRunner:
                 token=token,
             )
             return SegmentOutcome.FAILED if job.status.is_terminal else SegmentOutcome.RETRY
+
+
+def owner_process_gone(owner: str) -> bool:
+    """A claim's owner (``host:pid``) is a process of this host that no longer runs (or is a zombie): its
+    claim is dead whatever its lease says. Another host's owner, or this process, is never judged here."""
+    host, _, pid_text = owner.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    try:  # a killed child its parent has not reaped yet
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 class _Deleted(Exception):
