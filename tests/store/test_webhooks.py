@@ -146,7 +146,7 @@ def test_a_job_writes_exactly_one_completion_event(session: Session) -> None:
     job, _ = create_job(
         session=session, request=request, segments=[SegmentSpec("x")], webhook_endpoint_id=endpoint_id
     )
-    outputs = [{"blob_key": f"jobs/{job.id}/out.mp3"}]
+    outputs = [{"blob_key": f"jobs/{job.id}/out.mp3", "url": f"/v1/jobs/{job.id}/audio", "format": "mp3"}]
     assert finish_job(session=session, job_id=job.id, status=JobStatus.SUCCEEDED, outputs=outputs)
     assert not finish_job(session=session, job_id=job.id, status=JobStatus.SUCCEEDED, outputs=outputs)
     with pytest.raises(Exception, match="already succeeded"):
@@ -156,10 +156,11 @@ def test_a_job_writes_exactly_one_completion_event(session: Session) -> None:
     assert event.payload["type"] == "job.succeeded"
     assert event.payload["timestamp"].endswith("Z")
     data = event.payload["data"]
+    public = [{"url": f"/v1/jobs/{job.id}/audio", "format": "mp3"}]  # never the blob store's key
     assert (data["id"], data["status"], data["outputs"], data["metadata"]) == (
         job.id,
         "succeeded",
-        outputs,
+        public,
         {"order": 42},
     )
 
