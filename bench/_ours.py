@@ -61,7 +61,8 @@ def _sync(engine: TTSEngine):
 def time_to_first_audio(engine: TTSEngine, text: str, frames: int) -> dict:
     """Seconds from the call to the first streamed chunk (single-frame chunks), ``ttfa_s``, and where they go:
     ``plan_s`` (tokenizing, the prompt's embeddings), ``prefill_s`` (the talker over the prompt),
-    ``first_frame_s`` (the code predictor's pass completing frame 0), ``codec_s`` (decoding it)."""
+    ``first_frame_s`` (the code predictor's pass completing frame 0), ``codec_s`` (decoding it); ``calls``
+    counts each of those before the first chunk."""
     interval = engine.emit_every_frames
     engine.emit_every_frames = 1
     watch = _measure.Stopwatch(_sync(engine))
@@ -78,7 +79,7 @@ def time_to_first_audio(engine: TTSEngine, text: str, frames: int) -> dict:
     finally:
         engine.emit_every_frames = interval
         watch.restore()
-    return {"ttfa_s": elapsed, **{f"{k}_s": v for k, v in watch.seconds.items()}}
+    return {"ttfa_s": elapsed, **{f"{k}_s": v for k, v in watch.seconds.items()}, "calls": dict(watch.calls)}
 
 
 def _run(engine: TTSEngine, pairs_of, requests: int, frames: int) -> dict:
