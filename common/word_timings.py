@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from common.subtitles import Word
+from common.subtitles import Word, shifted
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,7 @@ class PieceWords:
 
     def from_start(self) -> list[Word]:
         """The words in seconds from the start of the request's audio."""
-        return [Word(w.text, w.start_s + self.offset_s, w.end_s + self.offset_s) for w in self.words]
+        return shifted(self.words, self.offset_s)
 
     def to_json(self) -> str:
         words = [[w.text, round(w.start_s, 4), round(w.end_s, 4)] for w in self.words]
