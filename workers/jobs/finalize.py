@@ -49,13 +49,6 @@ class StitchPolicy:
     fade_ms: float = 10.0
 
 
-@dataclass(frozen=True, slots=True)
-class _Segment:
-    chapter: int
-    key: str
-    seconds: float
-
-
 def joined(parts: Iterable[Iterable[np.ndarray]], *, pause_ms: float, fade_ms: float) -> Iterator[np.ndarray]:
     """Float audio of ``parts`` (each an iterable of sample blocks) joined by the seam policy."""
     joiner = SeamJoiner(pause_ms=pause_ms, fade_ms=fade_ms)
@@ -118,7 +111,7 @@ class Finalizer:
             if not segments or not all(s.is_done for s in segments):
                 return False
             request: dict[str, Any] = job.request
-            parts = [_Segment(s.chapter, s.audio_blob_key or "", s.audio_seconds or 0.0) for s in segments]
+            parts = [(s.chapter, TimedPart(s.audio_blob_key or "", s.audio_seconds or 0.0)) for s in segments]
         outputs = self._write_outputs(job_id, request, parts)
         for output in outputs:  # the webhook lists them with their URL too
             output["url"] = output_url(
@@ -129,9 +122,11 @@ class Finalizer:
         log.info("job %s finalized: %d outputs", job_id, len(outputs))
         return finished
 
-    def _write_outputs(self, job_id: str, request: dict[str, Any], parts: Sequence[_Segment]) -> list[dict]:
+    def _write_outputs(
+        self, job_id: str, request: dict[str, Any], parts: Sequence[tuple[int, TimedPart]]
+    ) -> list[dict]:
         titles: list[str | None] = request.get("chapter_titles") or [None]
-        chapters = [[p for p in parts if p.chapter == n] for n in range(len(titles))]
+        chapters = [[p for chapter, p in parts if chapter == n] for n in range(len(titles))]
         mastering = Mastering.from_request(request)
         if mastering is None:
             policy = self._policy
@@ -158,7 +153,7 @@ class Finalizer:
         self,
         job_id: str,
         request: dict[str, Any],
-        chapters: Sequence[Sequence[_Segment]],
+        chapters: Sequence[Sequence[TimedPart]],
         seconds: Sequence[float],
         *,
         head_s: float,
@@ -170,7 +165,7 @@ class Finalizer:
         return write_subtitles(
             self._blobs,
             job_id,
-            [[TimedPart(p.key, p.seconds) for p in c] for c in chapters],
+            chapters,
             titles=request.get("chapter_titles") or [None],
             chapter_starts=chapter_starts(seconds, policy.chapter_pause_ms),
             head_s=head_s,
@@ -219,10 +214,10 @@ class Finalizer:
             outputs.append(output | ({"loudness": loudness[number]} if loudness[number] else {}))
         return outputs
 
-    def _segment_audio(self, segment: _Segment) -> Iterator[np.ndarray]:
+    def _segment_audio(self, segment: TimedPart) -> Iterator[np.ndarray]:
         yield s16le_to_float(self._blobs.get(segment.key))
 
-    def _chapter(self, chapter: Sequence[_Segment]) -> Iterator[np.ndarray]:
+    def _chapter(self, chapter: Sequence[TimedPart]) -> Iterator[np.ndarray]:
         policy = self._policy
         parts = (self._segment_audio(s) for s in chapter)
         return joined(parts, pause_ms=policy.segment_pause_ms, fade_ms=policy.fade_ms)
