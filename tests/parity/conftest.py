@@ -70,12 +70,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.timeout(SETUP_TIMEOUT_S + BUILD_TIMEOUT_S + 300))
 
 
-def _manifest_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("parity_manifest", PARITY_TOOLS / "manifest.py")
+def _tools_module(relative: str) -> ModuleType:
+    """A standard-library-only module under tools/parity, loaded by path (``"aligner/manifest.py"``)."""
+    name = "parity_" + relative.removesuffix(".py").replace("/", "_")
+    spec = importlib.util.spec_from_file_location(name, PARITY_TOOLS / relative)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _manifest_module() -> ModuleType:
+    return _tools_module("manifest.py")
 
 
 def _must_not_skip() -> bool:
@@ -84,9 +90,9 @@ def _must_not_skip() -> bool:
     return ci or os.environ.get("QTTS_REQUIRE_SERVICES") == "1"
 
 
-def _reference_python() -> Path:
-    default = Path(__file__).resolve().parents[2] / ".cache" / "qref-venv"  # tools/parity/setup_venv.sh
-    return Path(os.environ.get("QREF_VENV", default)) / "bin" / "python"
+def _venv_python(env_var: str, default_name: str) -> Path:
+    """The Python of a reference venv: $env_var, else .cache/default_name (where tools/parity makes it)."""
+    return Path(os.environ.get(env_var, REPO_ROOT / ".cache" / default_name)) / "bin" / "python"
 
 
 @contextmanager
@@ -125,7 +131,7 @@ def _ensure_goldens(out_dir: Path) -> str | None:
     with _build_lock(out_dir):
         if manifest.is_current(out_dir):  # another session built them while we waited
             return None
-        python = _reference_python()
+        python = _venv_python("QREF_VENV", "qref-venv")  # setup_venv.sh
         if not python.exists():
             failure = _run(["bash", str(PARITY_TOOLS / "setup_venv.sh")], SETUP_TIMEOUT_S)
             if failure is not None:
@@ -147,28 +153,18 @@ def goldens_dir() -> Path:
     return out_dir
 
 
-def _aligner_module(name: str) -> ModuleType:
-    path = PARITY_TOOLS / "aligner" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"parity_aligner_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _ensure_aligner_goldens(out_dir: Path) -> str | None:
     """Like ``_ensure_goldens``, for the forced aligner: our writer makes the tiny checkpoint, the official
     qwen-asr package (its own venv: tools/parity/setup_asr_venv.sh) computes the goldens on it."""
     from qwen_tts.aligner.tiny_checkpoint import write_tiny_aligner
 
-    manifest = _aligner_module("manifest")
+    manifest = _tools_module("aligner/manifest.py")
     if manifest.is_current(out_dir):
         return None
     with _build_lock(out_dir):
         if manifest.is_current(out_dir):
             return None
-        default = REPO_ROOT / ".cache" / "qasr-venv"
-        python = Path(os.environ.get("QASR_VENV", default)) / "bin" / "python"
+        python = _venv_python("QASR_VENV", "qasr-venv")  # setup_asr_venv.sh
         if not python.exists():
             failure = _run(["bash", str(PARITY_TOOLS / "setup_asr_venv.sh")], SETUP_TIMEOUT_S)
             if failure is not None:
@@ -185,7 +181,7 @@ def _ensure_aligner_goldens(out_dir: Path) -> str | None:
 
 @pytest.fixture(scope="session")
 def aligner_goldens_dir() -> Path:
-    out_dir = _aligner_module("manifest").DEFAULT_OUT
+    out_dir = _tools_module("aligner/manifest.py").DEFAULT_OUT
     _require(_ensure_aligner_goldens(out_dir), "aligner parity goldens")
     return out_dir
 
