@@ -22,7 +22,7 @@ from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
 
 from common.errors import InvalidRequest
-from common.jobs.output_urls import output_url
+from common.jobs.output_urls import output_url_of
 from common.jobs.service import JobEventRecord, JobService
 from voice_store.errors import JobNotFound
 from voice_store.job_events import CHAPTER_COMPLETED
@@ -37,14 +37,9 @@ def event_json(job_id: str, event: JobEventRecord) -> dict[str, Any]:
     """The ``data:`` of one SSE event: the log entry with download URLs added."""
     data = dict(event.data)
     if event.type == CHAPTER_COMPLETED:
-        data["url"] = output_url(
-            job_id, data.get("chapter"), data.get("kind", "audio"), data.get("format", "")
-        )
+        data["url"] = output_url_of(job_id, data)
     if "outputs" in data:
-        data["outputs"] = [
-            o | {"url": output_url(job_id, o.get("chapter"), o.get("kind", "audio"), o.get("format", ""))}
-            for o in data["outputs"]
-        ]
+        data["outputs"] = [o | {"url": output_url_of(job_id, o)} for o in data["outputs"]]
     created_at = int(event.created_at.timestamp())
     return {"id": event.id, "type": event.type, "job_id": job_id, "created_at": created_at, "data": data}
 

@@ -12,6 +12,11 @@ def output_url(job_id: str, chapter: int | None, kind: str = "audio", fmt: str =
     return f"/v1/jobs/{job_id}/{name}" if chapter is None else f"/v1/jobs/{job_id}/chapters/{chapter}/{name}"
 
 
+def output_url_of(job_id: str, output: dict[str, Any]) -> str:
+    """``output_url`` of a stored output entry (``chapter``, ``kind``, ``format``)."""
+    return output_url(job_id, output.get("chapter"), output.get("kind", "audio"), output.get("format", ""))
+
+
 def find_output(
     outputs: list[dict[str, Any]], *, chapter: int | None, subtitles: str | None = None
 ) -> dict[str, Any] | None:
