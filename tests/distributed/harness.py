@@ -124,6 +124,36 @@ def stop_process_group(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
+def tiny_cluster(
+    *,
+    redis_url: str,
+    database_url: str,
+    s3: MotoServer,
+    models: Mapping[str, str],
+    hostname: str,
+    **extra: str,
+) -> Iterator[str]:
+    """An API process and one worker serving the tiny real checkpoints ``models`` (name -> directory), in a
+    Redis namespace of their own; yields the API's URL. ``extra``: more settings environment variables."""
+    from tests.fixtures.redis_keys import isolated_namespace
+
+    with isolated_namespace(redis_url) as namespace:
+        env = distributed_env(
+            redis_url=redis_url,
+            namespace=namespace,
+            database_url=database_url,
+            s3=s3,
+            models=dict(models),
+            **extra,
+        )
+        with (
+            worker_process(env, models=",".join(models), hostname=hostname, tiny=True),
+            serve_distributed(env) as url,
+        ):
+            yield url
+
+
+@contextlib.contextmanager
 def serve_distributed(env: Mapping[str, str]) -> Iterator[str]:
     """The API process side (``server.composition.build_distributed_services``) on a loopback port."""
     with serve(create_app(build_distributed_services(settings_from(env)))) as url:

@@ -15,8 +15,7 @@ import httpx
 import pytest
 
 from common.audio.loudness import measure
-from tests.distributed.harness import distributed_env, serve_distributed, worker_process
-from tests.fixtures.redis_keys import isolated_namespace
+from tests.distributed.harness import tiny_cluster
 from tests.fixtures.s3_server import MotoServer
 from tests.jobs.client import wait_for_job
 from tests.service.audio_probe import decode
@@ -41,22 +40,17 @@ def url(
     root = Path(tmp_path_factory.mktemp("tiny-book"))
     models = {"tiny-CustomVoice": str(tiny_checkpoint.write_tiny_checkpoint(root / "cv", "custom_voice"))}
     aligner = write_tiny_aligner(root / "aligner")
-    with isolated_namespace(redis_url) as namespace:
-        env = distributed_env(
-            redis_url=redis_url,
-            namespace=namespace,
-            database_url=migrated_postgres_url,
-            s3=moto_server,
-            models=models,
-            QWEN_TTS_MAX_FRAMES_PER_PIECE="8",
-            QWEN_TTS_ALIGNER_MODEL=str(aligner),
-            QWEN_TTS_JOBS__SEGMENT_CHARS="64",
-        )
-        with (
-            worker_process(env, models=",".join(models), hostname="tiny-book@test", tiny=True),
-            serve_distributed(env) as url,
-        ):
-            yield url
+    with tiny_cluster(
+        redis_url=redis_url,
+        database_url=migrated_postgres_url,
+        s3=moto_server,
+        models=models,
+        hostname="tiny-book@test",
+        QWEN_TTS_MAX_FRAMES_PER_PIECE="8",
+        QWEN_TTS_ALIGNER_MODEL=str(aligner),
+        QWEN_TTS_JOBS__SEGMENT_CHARS="64",
+    ) as url:
+        yield url
 
 
 def test_an_audiobook_job_over_celery(url: str) -> None:

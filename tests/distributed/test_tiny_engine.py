@@ -15,8 +15,7 @@ import pytest
 
 from common.settings import Settings
 from server.composition import build_embedded_services, build_host, engine_loader
-from tests.distributed.harness import distributed_env, serve_distributed, worker_process
-from tests.fixtures.redis_keys import isolated_namespace
+from tests.distributed.harness import tiny_cluster
 from tests.fixtures.s3_server import MotoServer
 from tests.service.harness import serve
 from web.app import create_app
@@ -41,20 +40,15 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def distributed_url(
     checkpoints: dict[str, str], redis_url: str, migrated_postgres_url: str, moto_server: MotoServer
 ) -> Iterator[str]:
-    with isolated_namespace(redis_url) as namespace:
-        env = distributed_env(
-            redis_url=redis_url,
-            namespace=namespace,
-            database_url=migrated_postgres_url,
-            s3=moto_server,
-            models=checkpoints,
-            QWEN_TTS_MAX_FRAMES_PER_PIECE=str(MAX_FRAMES),
-        )
-        with (
-            worker_process(env, models=",".join(checkpoints), hostname="tiny@test", tiny=True),
-            serve_distributed(env) as url,
-        ):
-            yield url
+    with tiny_cluster(
+        redis_url=redis_url,
+        database_url=migrated_postgres_url,
+        s3=moto_server,
+        models=checkpoints,
+        hostname="tiny@test",
+        QWEN_TTS_MAX_FRAMES_PER_PIECE=str(MAX_FRAMES),
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

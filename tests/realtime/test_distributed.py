@@ -18,6 +18,7 @@ import redis
 
 from tests.distributed.conftest import migrated_postgres_url, moto_server, postgres_url, redis_url  # noqa: F401
 from tests.distributed.harness import distributed_env, serve_distributed, worker_process
+from tests.distributed.harness import tiny_cluster as serve_tiny_cluster
 from tests.fixtures.redis_keys import isolated_prefix
 from tests.fixtures.s3_server import MotoServer
 from tests.realtime.client import event, open_session, send, speak
@@ -109,17 +110,16 @@ def tiny_cluster(
     from qwen_tts.aligner.tiny_checkpoint import write_tiny_aligner
 
     aligner = write_tiny_aligner(root / "aligner")
-    with isolated_prefix(redis_url, stem="test-") as prefix:
-        frames = {
-            "QWEN_TTS_MAX_FRAMES_PER_PIECE": str(TINY_MAX_FRAMES),
-            "QWEN_TTS_ALIGNER_MODEL": str(aligner),
-        }
-        env = _env(redis_url, prefix, migrated_postgres_url, moto_server, checkpoints, **frames)
-        with (
-            worker_process(env, models=",".join(checkpoints), hostname="rt-tiny@test", tiny=True),
-            serve_distributed(env) as url,
-        ):
-            yield url
+    with serve_tiny_cluster(
+        redis_url=redis_url,
+        database_url=migrated_postgres_url,
+        s3=moto_server,
+        models=checkpoints,
+        hostname="rt-tiny@test",
+        QWEN_TTS_MAX_FRAMES_PER_PIECE=str(TINY_MAX_FRAMES),
+        QWEN_TTS_ALIGNER_MODEL=str(aligner),
+    ) as url:
+        yield url
 
 
 def test_the_real_engine_speaks_tokens_and_clones_inline_over_celery(tiny_cluster: str) -> None:
