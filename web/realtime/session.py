@@ -98,9 +98,8 @@ class Session:
                 return
             await self._fatal(e.message, e.code, CLOSE_POLICY)
             raise _Closed from e
-        except (
-            DATABASE_UNAVAILABLE
-        ) as e:  # the key store is unreachable: the server's problem, not the client's
+        except DATABASE_UNAVAILABLE as e:
+            # the key store is unreachable: the server's problem, not the client's
             await self._fatal(DATABASE_DOWN, "database_unavailable", CLOSE_INTERNAL)
             raise _Closed from e
         dispatcher = self._state.services.dispatcher
