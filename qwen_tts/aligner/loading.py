@@ -6,11 +6,11 @@ layout: config.json, preprocessor_config.json, model.safetensors (or shards), th
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
+from ..config import read_json
 from ..errors import CheckpointError
 from ..layers import RotaryEmbedding
 from ..loading import load_weights, read_weights, resolve_model_dir
@@ -27,22 +27,14 @@ def resolve_aligner_dir(name_or_path: str | Path, *, revision: str | None = None
 
 
 def read_config(model_dir: Path) -> AlignerConfig:
-    path = model_dir / "config.json"
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"cannot read {path}: {e}") from e
-    config = AlignerConfig.from_dict(raw)
+    config = AlignerConfig.from_dict(read_json(model_dir / "config.json"))
     _check_front_end(model_dir / "preprocessor_config.json", config)
     return config
 
 
 def _check_front_end(path: Path, config: AlignerConfig) -> None:
     """Our log-mel front end is Whisper's at 16 kHz, 25 ms windows, 10 ms hops: refuse anything else."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"cannot read {path}: {e}") from e
+    raw = read_json(path)
     expected = {
         "feature_size": config.audio.num_mel_bins,
         "sampling_rate": config.sample_rate,
