@@ -8,6 +8,10 @@ from typing import Any
 import av
 import numpy as np
 
+from common.audio.pcm import float_to_s16le as s16le
+
+__all__ = ["UPLOAD_CODECS", "encode_file", "s16le", "tone", "upload"]
+
 SAMPLE_RATE = 24_000
 
 # upload formats as a browser, a phone or an editor writes them: (muxer, codec)
@@ -27,10 +31,6 @@ def tone(
 ) -> np.ndarray:
     t = np.arange(round(seconds * rate)) / rate
     return (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
-
-
-def s16le(samples: np.ndarray) -> bytes:
-    return np.rint(np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
 
 
 class _WriteOnly:
