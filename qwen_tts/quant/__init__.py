@@ -61,9 +61,9 @@ def validate_mode(mode: str | None) -> str | None:
 
 
 def quantize_model(model: nn.Module, mode: str = "int8", kernel: str | None = None) -> nn.Module:
-    """Quantizes ``model``'s talker and code predictor in place (returned). Call after loading and fusing:
-    the fused q/k/v and gate/up matrices become one quantized product each, and the float weights they
-    replace are released."""
+    """Quantizes ``model``'s talker and code predictor in place (returned). Call after loading, before or
+    after fusing (``TTSEngine.from_pretrained``: before, so no fused float copy is made): q/k/v and gate/up
+    become one quantized product each, and the float weights they replace are released."""
     validate_mode(mode)
     talker = model.talker
     device = talker.codec_embedding.weight.device
