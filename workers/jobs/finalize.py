@@ -146,7 +146,7 @@ class Finalizer:
             seconds = [m.seconds for m in mastered]
             reports = [m.loudness for m in mastered]
             outputs = self._encode_outputs(job_id, request, sources, seconds, reports)
-        head_s = round(mastering.head_s * SAMPLE_RATE) / SAMPLE_RATE
+        head_s = mastering.head_samples / SAMPLE_RATE
         return outputs + self._subtitles(job_id, request, chapters, seconds, head_s=head_s)
 
     def _subtitles(

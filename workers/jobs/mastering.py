@@ -44,6 +44,11 @@ class Mastering:
         target = None if loudness is None else loudness_target(loudness)
         return cls(target=target, head_s=float(head), tail_s=float(tail))
 
+    @property
+    def head_samples(self) -> int:
+        """The room tone at a chapter's head, in whole samples (where the chapter's speech starts)."""
+        return round(self.head_s * SAMPLE_RATE)
+
 
 @dataclass(frozen=True, slots=True)
 class MasteredChapter:
@@ -63,7 +68,7 @@ class MasteredChapter:
 
 def master_chapter(audio: Iterable[np.ndarray], mastering: Mastering, path: Path) -> MasteredChapter:
     """Room tone around the chapter's joined audio, the loudness target applied, written to ``path``."""
-    head = np.zeros(round(mastering.head_s * SAMPLE_RATE), dtype=np.float32)
+    head = np.zeros(mastering.head_samples, dtype=np.float32)
     tail = np.zeros(round(mastering.tail_s * SAMPLE_RATE), dtype=np.float32)
     samples = np.concatenate([head, *(np.asarray(b, dtype=np.float32) for b in audio), tail])
     report = None
