@@ -16,10 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from common.errors import InvalidRequest
 from web.deps import CurrentKey, StateDep
 from web.errors import error_responses
-from web.jobs_routes import Jobs
+from web.jobs_routes import Jobs, plan_job_synthesis
 from web.jobs_schemas import JobView, job_view
 from web.schemas import Language, SpeechRequest, VoiceObject
-from web.speech_plan import Limits, plan_speech
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -75,13 +74,4 @@ async def _synthesis(
         exclude={"input"}, exclude_none=True
     )
     request = SpeechRequest(**speech, input=body.input or "text")
-    settings = state.services.settings
-    plan = plan_speech(
-        request,
-        await state.catalog.resolve(request.voice),
-        models=state.services.dispatcher.models(),
-        default_model=settings.default_model,
-        limits=Limits(max_input_chars=jobs.options.max_input_chars, max_piece_chars=settings.max_piece_chars),
-        request_id="job",
-    )
-    return plan.job.model_dump(mode="json", exclude={"request_id", "pieces"})
+    return await plan_job_synthesis(state, jobs, request, request.voice)

@@ -8,7 +8,7 @@ service, which commits it before anything is enqueued.
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
@@ -18,9 +18,10 @@ from common.errors import InvalidRequest, Unavailable
 from common.jobs.service import JobService, JobSubmission
 from common.subtitles import SUBTITLE_FORMATS
 from voice_store.models.jobs import JobStatus
-from web.deps import CurrentKey, StateDep
+from web.deps import AppState, CurrentKey, StateDep
 from web.errors import error_responses
 from web.jobs_schemas import CreatedJobView, JobRequest, JobView, job_view
+from web.schemas import SpeechRequest, VoiceObject
 from web.speech_plan import Limits, plan_speech
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -41,6 +42,23 @@ Jobs = Annotated[JobService, Depends(job_service)]
 DOWNLOAD_ERRORS = error_responses(404, 409, 503)  # 409: no audio yet
 
 
+async def plan_job_synthesis(
+    state: AppState, jobs: JobService, request: SpeechRequest, voice: str | VoiceObject
+) -> dict[str, Any]:
+    """A job's stored synthesis: ``request`` planned like ``/v1/audio/speech`` (with the jobs' input limit),
+    without the per-request fields."""
+    settings = state.services.settings
+    plan = plan_speech(
+        request,
+        await state.catalog.resolve(voice),
+        models=state.services.dispatcher.models(),
+        default_model=settings.default_model,
+        limits=Limits(max_input_chars=jobs.options.max_input_chars, max_piece_chars=settings.max_piece_chars),
+        request_id="job",
+    )
+    return plan.job.model_dump(mode="json", exclude={"request_id", "pieces"})
+
+
 @router.post("", status_code=202, response_model=CreatedJobView, responses=error_responses(409, 503))
 async def create_job(
     body: JobRequest,
@@ -58,20 +76,11 @@ async def create_job(
         )
     chapters = body.chapter_list()
     first_text = next((c.text for c in chapters if c.text.strip()), "")
-    settings = state.services.settings
-    plan = plan_speech(
-        body.speech_request(first_text),
-        await state.catalog.resolve(body.voice),
-        models=state.services.dispatcher.models(),
-        default_model=settings.default_model,
-        limits=Limits(max_input_chars=jobs.options.max_input_chars, max_piece_chars=settings.max_piece_chars),
-        request_id="job",
-    )
-    synthesis = plan.job.model_dump(mode="json", exclude={"request_id", "pieces"})
+    synthesis = await plan_job_synthesis(state, jobs, body.speech_request(first_text), body.voice)
     request = body.canonical() | {"synthesis": synthesis, "chapter_titles": [c.title for c in chapters]}
     submission = JobSubmission(
         request=request,
-        model=plan.job.model,
+        model=synthesis["model"],
         chapters=chapters,
         callback_url=body.callback_url,
         idempotency_key=idempotency_key,
