@@ -135,8 +135,8 @@ class Finalizer:
                 sum(p.seconds for p in c) + policy.segment_pause_ms / 1000 * (len(c) - 1) for c in chapters
             ]
             sources: list[ChapterSource] = [lambda c=c: self._chapter(c) for c in chapters]
-            outputs = self._encode_outputs(job_id, request, sources, seconds, [None] * len(chapters))
-            return outputs + self._subtitles(job_id, request, chapters, seconds, head_s=0.0)
+            outputs = self._encode_outputs(job_id, request, titles, sources, seconds, [None] * len(chapters))
+            return outputs + self._subtitles(job_id, request, titles, chapters, seconds, head_s=0.0)
         with tempfile.TemporaryDirectory(prefix="qwen3-tts-master-") as directory:
             mastered = [
                 master_chapter(self._chapter(c), mastering, Path(directory) / f"{n:04d}.f32")
@@ -145,14 +145,15 @@ class Finalizer:
             sources = [m.blocks for m in mastered]
             seconds = [m.seconds for m in mastered]
             reports = [m.loudness for m in mastered]
-            outputs = self._encode_outputs(job_id, request, sources, seconds, reports)
+            outputs = self._encode_outputs(job_id, request, titles, sources, seconds, reports)
         head_s = mastering.head_samples / SAMPLE_RATE
-        return outputs + self._subtitles(job_id, request, chapters, seconds, head_s=head_s)
+        return outputs + self._subtitles(job_id, request, titles, chapters, seconds, head_s=head_s)
 
     def _subtitles(
         self,
         job_id: str,
         request: dict[str, Any],
+        titles: Sequence[str | None],
         chapters: Sequence[Sequence[TimedPart]],
         seconds: Sequence[float],
         *,
@@ -166,7 +167,7 @@ class Finalizer:
             self._blobs,
             job_id,
             chapters,
-            titles=request.get("chapter_titles") or [None],
+            titles=titles,
             chapter_starts=chapter_starts(seconds, policy.chapter_pause_ms),
             head_s=head_s,
             pause_s=policy.segment_pause_ms / 1000,
@@ -177,12 +178,12 @@ class Finalizer:
         self,
         job_id: str,
         request: dict[str, Any],
+        titles: Sequence[str | None],
         sources: Sequence[ChapterSource],
         seconds: Sequence[float],
         loudness: Sequence[dict[str, Any] | None],
     ) -> list[dict]:
         fmt, speed = request["response_format"], float(request.get("speed", 1.0))
-        titles: list[str | None] = request.get("chapter_titles") or [None]
         policy = self._policy
         starts = chapter_starts(seconds, policy.chapter_pause_ms)
         total = (starts[-1] + seconds[-1]) / speed
