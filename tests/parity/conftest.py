@@ -123,27 +123,41 @@ def _run(command: list[str], timeout_s: int) -> str | None:
     return None
 
 
-def _ensure_goldens(out_dir: Path) -> str | None:
-    """Makes out_dir hold current goldens; returns None when it does, else the reason it cannot."""
-    manifest = _manifest_module()
+def _ensure_built(
+    out_dir: Path,
+    manifest: ModuleType,
+    python: Path,
+    setup: str,
+    builder: str,
+    what: str,
+    prepare: Callable[[], object] | None = None,
+) -> str | None:
+    """Makes out_dir hold current goldens (``manifest.is_current``): if not, makes the venv of ``python`` with
+    tools/parity/``setup`` where it is missing, runs ``prepare`` and then tools/parity/``builder --out
+    out_dir`` on it. Returns None when they are current, else the reason they cannot be."""
     if manifest.is_current(out_dir):
         return None
     with _build_lock(out_dir):
         if manifest.is_current(out_dir):  # another session built them while we waited
             return None
-        python = _venv_python("QREF_VENV", "qref-venv")  # setup_venv.sh
         if not python.exists():
-            failure = _run(["bash", str(PARITY_TOOLS / "setup_venv.sh")], SETUP_TIMEOUT_S)
+            failure = _run(["bash", str(PARITY_TOOLS / setup)], SETUP_TIMEOUT_S)
             if failure is not None:
-                return f"the reference venv ({python.parent.parent}) cannot be made: {failure}"
-        failure = _run(
-            [str(python), str(PARITY_TOOLS / "build_goldens.py"), "--out", str(out_dir)], BUILD_TIMEOUT_S
-        )
+                return f"the {what} reference venv ({python.parent.parent}) cannot be made: {failure}"
+        if prepare is not None:
+            prepare()
+        failure = _run([str(python), str(PARITY_TOOLS / builder), "--out", str(out_dir)], BUILD_TIMEOUT_S)
         if failure is not None:
-            return f"building the parity goldens failed: {failure}"
+            return f"building the {what} goldens failed: {failure}"
     if not manifest.is_current(out_dir):
-        return f"build_goldens.py finished but {out_dir} is not current"
+        return f"{builder} finished but {out_dir} is not current"
     return None
+
+
+def _ensure_goldens(out_dir: Path) -> str | None:
+    """The TTS goldens: the official qwen-tts package (tools/parity/setup_venv.sh) computes them."""
+    python = _venv_python("QREF_VENV", "qref-venv")
+    return _ensure_built(out_dir, _manifest_module(), python, "setup_venv.sh", "build_goldens.py", "parity")
 
 
 @pytest.fixture(scope="session")
@@ -154,29 +168,21 @@ def goldens_dir() -> Path:
 
 
 def _ensure_aligner_goldens(out_dir: Path) -> str | None:
-    """Like ``_ensure_goldens``, for the forced aligner: our writer makes the tiny checkpoint, the official
-    qwen-asr package (its own venv: tools/parity/setup_asr_venv.sh) computes the goldens on it."""
+    """The forced aligner's: our writer makes the tiny checkpoint, the official qwen-asr package (its own
+    venv: tools/parity/setup_asr_venv.sh) computes the goldens on it."""
     from qwen_tts.aligner.tiny_checkpoint import write_tiny_aligner
 
     manifest = _tools_module("aligner/manifest.py")
-    if manifest.is_current(out_dir):
-        return None
-    with _build_lock(out_dir):
-        if manifest.is_current(out_dir):
-            return None
-        python = _venv_python("QASR_VENV", "qasr-venv")  # setup_asr_venv.sh
-        if not python.exists():
-            failure = _run(["bash", str(PARITY_TOOLS / "setup_asr_venv.sh")], SETUP_TIMEOUT_S)
-            if failure is not None:
-                return f"the aligner reference venv ({python.parent.parent}) cannot be made: {failure}"
-        write_tiny_aligner(out_dir / manifest.CHECKPOINT_DIR)
-        builder = PARITY_TOOLS / "aligner" / "build_goldens.py"
-        failure = _run([str(python), str(builder), "--out", str(out_dir)], BUILD_TIMEOUT_S)
-        if failure is not None:
-            return f"building the aligner goldens failed: {failure}"
-    if not manifest.is_current(out_dir):
-        return f"{builder.name} finished but {out_dir} is not current"
-    return None
+    python = _venv_python("QASR_VENV", "qasr-venv")
+    return _ensure_built(
+        out_dir,
+        manifest,
+        python,
+        "setup_asr_venv.sh",
+        "aligner/build_goldens.py",
+        "aligner",
+        prepare=lambda: write_tiny_aligner(out_dir / manifest.CHECKPOINT_DIR),
+    )
 
 
 @pytest.fixture(scope="session")
