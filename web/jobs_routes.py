@@ -22,6 +22,7 @@ from web.deps import AppState, CurrentKey, StateDep
 from web.errors import error_responses
 from web.jobs_schemas import CreatedJobView, JobRequest, JobView, job_view
 from web.schemas import SpeechRequest, VoiceObject
+from web.speech import require_aligner
 from web.speech_plan import Limits, plan_speech
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -68,12 +69,8 @@ async def create_job(
     response: Response,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> CreatedJobView:
-    if body.timestamps is not None and state.services.settings.aligner_model is None:
-        raise InvalidRequest(
-            "word timestamps need a forced aligner: set aligner_model on the server",
-            param="timestamps",
-            code="timestamps_unavailable",
-        )
+    if body.timestamps is not None:
+        require_aligner(state)
     chapters = body.chapter_list()
     first_text = next((c.text for c in chapters if c.text.strip()), "")
     synthesis = await plan_job_synthesis(state, jobs, body.speech_request(first_text), body.voice)

@@ -52,14 +52,19 @@ def plan_request(
     )
 
 
-def check_timestamps(state: AppState, stream_mode: str) -> None:
-    """Word timestamps need the server's forced aligner and an SSE stream to carry them."""
+def require_aligner(state: AppState) -> None:
+    """Word timestamps (speech or a job's subtitles) need the server's forced aligner."""
     if state.services.settings.aligner_model is None:
         raise InvalidRequest(
             "word timestamps need a forced aligner: set aligner_model on the server",
             param="timestamps",
             code="timestamps_unavailable",
         )
+
+
+def check_timestamps(state: AppState, stream_mode: str) -> None:
+    """Word timestamps need the server's forced aligner and an SSE stream to carry them."""
+    require_aligner(state)
     if stream_mode != "sse":
         raise InvalidRequest(
             'timestamps are sent as SSE events: add "stream_format": "sse"', param="timestamps"
