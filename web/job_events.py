@@ -77,8 +77,9 @@ async def event_stream(
             return  # ended before this stream's position (a reconnect after the end, or an old job)
         if batch.events:
             quiet_since = time.monotonic()
-            continue  # a full batch: read on at once
-        if time.monotonic() - quiet_since >= heartbeat_s:
+            if batch.full:
+                continue  # more may be waiting: read on at once
+        elif time.monotonic() - quiet_since >= heartbeat_s:
             yield ": keep-alive\n\n"
             quiet_since = time.monotonic()
         await asyncio.sleep(poll_s)

@@ -85,6 +85,7 @@ class JobEventRecord:
 class JobEventsBatch:
     events: list[JobEventRecord]
     ended: bool  # the job had ended before these were read: once they are sent, nothing more will come
+    full: bool  # as many as asked for: more may be waiting already
 
 
 class JobService:
@@ -183,7 +184,8 @@ class JobService:
             ended = job.status.is_terminal
             rows = job_events.list_events(session=session, job_id=job_id, after_id=after_id, limit=limit)
             events = [JobEventRecord(r.id, r.type, dict(r.data), r.created_at) for r in rows]
-        return JobEventsBatch(events=events, ended=ended and len(events) < limit)
+        full = len(events) >= limit
+        return JobEventsBatch(events=events, ended=ended and not full, full=full)
 
     def list(
         self, *, api_key_id: str | None, limit: int, cursor: str | None, status: JobStatus | None
