@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session
 
 from voice_store.db import create_db_engine, create_session_factory, session_scope
 from voice_store.jobs import get_job, list_segments
@@ -17,22 +21,25 @@ JOB_ENV = {
 }
 
 
-def segments(database_url: str, job_id: str) -> list[tuple[SegmentStatus, int]]:
+@contextmanager
+def _session(database_url: str) -> Iterator[Session]:
+    """A session on the cluster's database, from an engine of its own (disposed after)."""
     engine = create_db_engine(database_url)
     try:
         with session_scope(create_session_factory(engine)) as session:
-            return [(s.status, s.attempts) for s in list_segments(session=session, job_id=job_id)]
+            yield session
     finally:
         engine.dispose()
+
+
+def segments(database_url: str, job_id: str) -> list[tuple[SegmentStatus, int]]:
+    with _session(database_url) as session:
+        return [(s.status, s.attempts) for s in list_segments(session=session, job_id=job_id)]
 
 
 def finalize_attempts(database_url: str, job_id: str) -> int:
-    engine = create_db_engine(database_url)
-    try:
-        with session_scope(create_session_factory(engine)) as session:
-            return get_job(session=session, job_id=job_id).finalize_attempts
-    finally:
-        engine.dispose()
+    with _session(database_url) as session:
+        return get_job(session=session, job_id=job_id).finalize_attempts
 
 
 def running_segment(database_url: str, job_id: str, *, after: int, timeout_s: float = 60.0) -> int:
