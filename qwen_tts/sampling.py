@@ -109,8 +109,9 @@ def sample(logits: torch.Tensor, params: SamplerTensors, keys: torch.Tensor) -> 
     if not params.any_sampling:
         return greedy
     probs = warp(logits, params).softmax(dim=-1)
-    noise = exponential_noise(keys, probs.shape[-1])
-    drawn = (probs / noise).argmax(dim=-1)
+    noise = exponential_noise(keys, probs.shape[-1])  # > 0 everywhere
+    # A removed token (probability 0) scores -1, below every kept one, whatever its noise: never drawn.
+    drawn = torch.where(probs > 0, probs / noise, -1.0).argmax(dim=-1)
     return torch.where(params.do_sample, drawn, greedy)
 
 

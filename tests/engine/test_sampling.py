@@ -148,3 +148,34 @@ def test_talker_rules_suppress_control_ids_and_block_eos_before_min_frames():
 def test_invalid_sampling_parameters_are_rejected(bad):
     with pytest.raises(ValueError):
         SamplingParams(**bad)
+
+
+# Key 1944 hashes token 3067 to the top of the 24-bit grid, (2^24 - 1 + 0.5) * 2^-24, which rounds to 1.0 in
+# float32: before the fix its noise was -log(1) = 0 and a removed token scored 0/0 = NaN, which argmax picks.
+EDGE_KEY, EDGE_TOKEN = 1944, 3067
+
+
+def test_the_top_of_the_noise_grid_is_not_zero_noise():
+    from qwen_tts.noise import _GOLDEN, mix32
+
+    token = mix32(torch.tensor([EDGE_TOKEN]) * _GOLDEN)
+    assert (mix32(torch.tensor([EDGE_KEY]) ^ token) >> 8).item() == (1 << 24) - 1  # the edge case itself
+    noise = exponential_noise(torch.tensor([EDGE_KEY]), 3072)
+    assert noise[0, EDGE_TOKEN] > 0 and noise.min() > 0
+
+
+def test_a_suppressed_control_id_is_never_drawn_even_at_the_noise_grid_edge():
+    """Issue 19: a frame that started with a control id (>= the codebook) crashed the codec decoder."""
+    vocab, eos = 3072, 2150
+    rules = TalkerLogitsRules(
+        torch.ones(1, 1), torch.zeros(1, dtype=torch.long), suppressed_ids(vocab, eos, CPU), eos
+    )
+    logits = process_talker_logits(
+        torch.randn(1, vocab),
+        torch.zeros(1, vocab, dtype=torch.bool),
+        torch.zeros(1, dtype=torch.long),
+        rules,
+    )
+    for values in ({}, {"top_k": 50}, {"top_p": 0.8}):
+        drawn = sample(logits, _params(**values), torch.tensor([EDGE_KEY])).item()
+        assert drawn < 2048 or drawn == eos, (values, drawn)
