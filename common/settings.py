@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PositiveInt,
     SecretStr,
     ValidationError,
     field_validator,
@@ -82,6 +83,11 @@ class OptimizationOptions(BaseModel):
     quantize: Literal["int8"] | None = Field(
         default=None,
         description="int8 weights for the talker and code predictor, quantized at load; None: dtype",
+    )
+    cpu_threads: Literal["auto"] | PositiveInt = Field(
+        default="auto",
+        description="CPU threads of the decode steps; auto: the fastest count under the machine's load, "
+        "measured while decoding (fewer when other processes want the cores)",
     )
     max_batch_size: int = Field(
         default=4, ge=1, le=256, description="streams decoded together, one frame per step (more wait)"

@@ -38,6 +38,7 @@ from .noise import draw_keys, seed_keys
 from .sampling import SamplerTensors, sample
 from .static_cache import StaticCaches
 from .streams import PlannedStream, Stream
+from .threads import ThreadGovernor
 from .types import AudioChunk, SamplingParams
 
 KV_LEN_STEP = 64  # the eager step attends over the longest live length rounded up to this
@@ -103,6 +104,7 @@ class FrameBatch:
         self._lock = threading.RLock()
         self._step_views: tuple | None = None  # sampling views of the live rows (rebuilt when they change)
         self.frame_fn: Callable[[int, int], None] = self.frame_step  # FrameRunner may replace them
+        self.governor: ThreadGovernor | None = None  # the CPU thread count of the steps (the engine sets it)
         self.first_frame_fn: Callable[[int], None] = self.first_frame_step
 
     # ---- requests ----
@@ -174,8 +176,12 @@ class FrameBatch:
                 return
             for stream in self._live:
                 self._feed_text(stream)
+            kv_len = self._kv_len()
             try:
-                self.frame_fn(n, self._kv_len())
+                if self.governor is None:
+                    self.frame_fn(n, kv_len)
+                else:  # timed, now and then at another CPU thread count (threads.py)
+                    self.governor.run(n, lambda: self.frame_fn(n, kv_len))
             except BaseException as e:  # the rows' state is unknown now: every live request fails
                 for stream in list(self._live):
                     self._fail(stream, e)

@@ -22,6 +22,7 @@ from .planning import follows_instruct, plan_request
 from .quant import quantize_model, quantized_bytes, validate_mode
 from .runner import FrameRunner
 from .streams import PlannedStream
+from .threads import cpu_thread_governor
 from .types import (
     SAMPLE_RATE,
     AudioChunk,
@@ -85,13 +86,16 @@ class TTSEngine:
         static_shapes: bool = False,
         min_ref_seconds: float = 0.5,
         max_ref_seconds: float = 60.0,
+        cpu_threads: int | str = "auto",
     ) -> None:
         """``max_seq_len``: positions of one request (prompt + frames), which sizes each KV cache row;
         ``default_max_new_frames``: the frame cap of a request that sets none (and the most any may ask);
         ``max_batch_size``: requests decoded together in one step (streams beyond wait for a free row);
         ``emit_every_frames`` / ``first_chunk_frames``: frames per streamed chunk after / in the first;
         ``use_cuda_graphs`` (default: on for CUDA devices), ``compile_mode`` (a ``torch.compile`` mode,
-        default none) and ``static_shapes`` (graph-shaped steps, run eagerly): see ``runner.py``."""
+        default none) and ``static_shapes`` (graph-shaped steps, run eagerly): see ``runner.py``;
+        ``cpu_threads``: on CPU, ``"auto"`` lets the decode steps' thread count follow what is fastest under
+        the machine's load (``threads.py``), an int fixes it."""
         self.model = model.eval()
         self.config: ModelConfig = model.config
         self.tokenizer = tokenizer
@@ -124,6 +128,7 @@ class TTSEngine:
             static_shapes=self.runner.static_shapes,
         )
         self.runner.attach(self._batch)
+        self._batch.governor = cpu_thread_governor(self.device, cpu_threads)
 
     # Frames per streamed chunk (also how often end of speech is checked): the first chunk, then the rest.
     @property

@@ -120,6 +120,7 @@ def test_settings_become_engine_options_and_size_the_caches(tmp_path: Path) -> N
     assert options == {
         "compile_mode": "max-autotune",
         "use_cuda_graphs": True,
+        "cpu_threads": "auto",
         "max_batch_size": 4,
         "emit_every_frames": 24,
         "default_max_new_frames": 1000,
