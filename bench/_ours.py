@@ -26,6 +26,7 @@ class Loaded:
     load_s: float
     model_rss: int  # bytes the loaded, warmed-up model added to the process
     model_gpu_bytes: int | None
+    loaded_rss: int = 0  # bytes the model added to the process once loaded, before the warm-up stream
 
 
 def load(checkpoint: Path, device: str, dtype: str, text: str, max_batch_size: int = 1, **options) -> Loaded:
@@ -36,10 +37,11 @@ def load(checkpoint: Path, device: str, dtype: str, text: str, max_batch_size: i
         checkpoint, device=device, dtype=dtype, max_batch_size=max_batch_size, **options
     )
     load_s = time.perf_counter() - start
+    loaded_rss = _measure.current_rss() - before
     for _ in engine.stream(request(text, 3)):
         pass
     gpu = torch.cuda.memory_allocated(device) if engine.device.type == "cuda" else None
-    return Loaded(engine, load_s, _measure.current_rss() - before, gpu)
+    return Loaded(engine, load_s, _measure.current_rss() - before, gpu, loaded_rss)
 
 
 def request(text: str, frames: int, seed: int = 0) -> SynthesisRequest:
