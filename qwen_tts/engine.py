@@ -65,6 +65,18 @@ def _dtype(dtype: str | torch.dtype) -> torch.dtype:
     return _DTYPES[dtype]
 
 
+def _distinct_bytes(tensors: list[torch.Tensor]) -> int:
+    """Bytes of ``tensors``, memory shared by several counted once: per storage, the smaller of its size and
+    its tensors' sum (a fused projection and the parts that are views of it: the fused matrix; a table
+    that is a view into a mapped checkpoint file: the table)."""
+    per_storage: dict[int, list[int]] = {}
+    for t in tensors:
+        storage = t.untyped_storage()
+        entry = per_storage.setdefault(storage.data_ptr(), [storage.nbytes(), 0])
+        entry[1] += t.numel() * t.element_size()
+    return sum(min(size, used) for size, used in per_storage.values())
+
+
 class TTSEngine:
     """One loaded model. Every request owns its KV caches and decoder state, so streams of several requests
     can be advanced in turn (or from several threads) on one engine."""
@@ -152,8 +164,7 @@ class TTSEngine:
         (KV caches and buffers; on CPU that is address space, touched as rows and positions come into use)."""
         modules = (self.model, self.codec)
         tensors = [t for m in modules for t in (*m.parameters(), *m.buffers())]
-        weights = sum(t.numel() * t.element_size() for t in tensors) + quantized_bytes(self.model)
-        return weights + self._batch.nbytes()
+        return _distinct_bytes(tensors) + quantized_bytes(self.model) + self._batch.nbytes()
 
     @classmethod
     def from_pretrained(
@@ -188,7 +199,10 @@ class TTSEngine:
         if device.type == "cpu":
             copy_out_of_mapping(model, keep=(model.talker.text_embedding.weight,))
         fuse_projections(model)
-        codec = SpeechTokenizer.from_dir(model_dir / "speech_tokenizer", device=device, dtype=torch_dtype)
+        # The codec encoder serves only voice cloning: read on the first encode (checked now: tokenizer.py).
+        codec = SpeechTokenizer.from_dir(
+            model_dir / "speech_tokenizer", device=device, dtype=torch_dtype, lazy_encoder=True
+        )
         fuse_projections(codec)
         options.setdefault("default_max_new_frames", int(generation.get("max_new_tokens", 8192)))
         return cls(

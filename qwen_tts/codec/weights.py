@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
+from safetensors import SafetensorError, safe_open
 
 from ..errors import CheckpointError
 
@@ -42,23 +43,40 @@ IGNORED: tuple[str, ...] = (
 )
 
 
-def read_safetensors(directory: Path) -> dict[str, torch.Tensor]:
-    """All tensors of ``model.safetensors`` or of the shards that ``model.safetensors.index.json`` lists."""
+def read_safetensors(
+    directory: Path, keep: Callable[[str], bool] = lambda name: True, *, shapes_only: bool = False
+) -> dict[str, torch.Tensor]:
+    """The tensors named ``keep`` of ``model.safetensors`` or of the shards ``model.safetensors.index.json``
+    lists; ``shapes_only``: read from the headers alone, as tensors on the meta device (no data read)."""
+    tensors: dict[str, torch.Tensor] = {}
+    for shard in _shards(directory):
+        try:
+            with safe_open(shard, framework="pt") as file:
+                for name in filter(keep, file.keys()):
+                    tensors[name] = (
+                        torch.empty(file.get_slice(name).get_shape(), device="meta")
+                        if shapes_only
+                        else file.get_tensor(name)
+                    )
+        except (OSError, SafetensorError) as e:
+            raise CheckpointError(f"cannot read {shard}: {e}") from e
+    return tensors
+
+
+def _shards(directory: Path) -> list[Path]:
     single, index = directory / "model.safetensors", directory / "model.safetensors.index.json"
     if single.is_file():
-        return load_file(single)
+        return [single]
     if not index.is_file():
         raise CheckpointError(f"no model.safetensors (or sharded index) in {directory}")
     try:
         shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
     except (json.JSONDecodeError, KeyError) as e:
         raise CheckpointError(f"malformed {index}: {e}") from e
-    tensors: dict[str, torch.Tensor] = {}
-    for shard in shards:
-        if not (directory / shard).is_file():
-            raise CheckpointError(f"shard {shard} listed in {index} is missing")
-        tensors.update(load_file(directory / shard))
-    return tensors
+    missing = [shard for shard in shards if not (directory / shard).is_file()]
+    if missing:
+        raise CheckpointError(f"shard {missing[0]} listed in {index} is missing")
+    return [directory / shard for shard in shards]
 
 
 def to_our_names(checkpoint: dict[str, torch.Tensor], ours: set[str]) -> dict[str, torch.Tensor]:
@@ -84,7 +102,13 @@ def to_our_names(checkpoint: dict[str, torch.Tensor], ours: set[str]) -> dict[st
 
 def load_checked(module: torch.nn.Module, tensors: dict[str, torch.Tensor], where: str) -> None:
     """Loads ``tensors`` into ``module``, requiring every tensor present and every shape equal."""
-    expected = module.state_dict()
+    check_tensors(module.state_dict(), tensors, where)
+    module.load_state_dict(tensors, strict=True)
+
+
+def check_tensors(expected: dict[str, torch.Tensor], tensors: dict[str, torch.Tensor], where: str) -> None:
+    """Raises a ``CheckpointError`` naming the tensors of ``expected`` missing from ``tensors`` or shaped
+    otherwise (either side may be on the meta device: only names and shapes are compared)."""
     missing = sorted(set(expected) - set(tensors))
     if missing:
         raise CheckpointError(f"{where}: missing tensors {_listing(missing)}")
@@ -95,7 +119,6 @@ def load_checked(module: torch.nn.Module, tensors: dict[str, torch.Tensor], wher
     ]
     if mismatched:
         raise CheckpointError(f"{where}: shape mismatch (checkpoint != config) for {_listing(mismatched)}")
-    module.load_state_dict(tensors, strict=True)
 
 
 def _listing(names: list[str], limit: int = 8) -> str:

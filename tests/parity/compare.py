@@ -36,7 +36,7 @@ def recorded_encoder_stages(engine) -> Iterator[dict[str, np.ndarray]]:
     """Our codec encoder's stage outputs while the block runs, under the goldens' names: ``mimi.encoder``
     [1, hidden, 25 Hz steps], ``mimi.encoder_transformer`` [1, steps, hidden], ``mimi.downsample``
     [1, hidden, 12.5 Hz frames]."""
-    encoder = engine.codec.encoder
+    encoder = engine.codec.load_encoder()  # read now if the engine left it for the first encode
     stages: dict[str, np.ndarray] = {}
     parts = {
         "mimi.encoder": encoder.seanet,
