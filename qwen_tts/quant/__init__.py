@@ -3,9 +3,11 @@
 ``quantize_model(model, "int8")`` replaces every linear layer of the two transformers (fused q/k/v and
 gate/up included) and the codebook heads (``codec_head``, the predictor's ``lm_head`` s, its input
 projection) by ``QuantizedLinear``: int8 weights per output channel, the product by a kernel of
-``kernels.py``. Kept in full precision, by measurement (BENCHMARKS.md "Quantization"): the embeddings (a step
-reads one row of each: no bandwidth to save), the text projection (prefill only), the norms, the KV caches
-(the compute dtype) and the codec decoder (its time is convolution compute, not weight reads).
+``kernels.py``; and the code predictor's 15 codec embedding tables by ``QuantizedEmbedding`` (int8 rows,
+dequantized on lookup: for resident memory, 90 MiB at 0.6B, not speed). Kept in full precision, by
+measurement (BENCHMARKS.md "Quantization"): the talker's embeddings, the text projection (prefill only), the
+norms, the KV caches (the compute dtype) and the codec decoder (its time is convolution compute, not weight
+reads).
 int4 is not offered: no int4 kernel measured here beats the int8 one (``bench/quant_kernels.py``).
 """
 
@@ -20,6 +22,7 @@ import torch
 from torch import nn
 
 from ..layers import Attention, GatedMLP
+from .embedding import QuantizedEmbedding
 from .kernels import KERNELS, FbgemmInt8, OneDNNInt8, WeightOnlyInt8, default_kernel
 
 logger = logging.getLogger(__name__)
@@ -63,7 +66,8 @@ def validate_mode(mode: str | None) -> str | None:
 def quantize_model(model: nn.Module, mode: str = "int8", kernel: str | None = None) -> nn.Module:
     """Quantizes ``model``'s talker and code predictor in place (returned). Call after loading, before or
     after fusing (``TTSEngine.from_pretrained``: before, so no fused float copy is made): q/k/v and gate/up
-    become one quantized product each, and the float weights they replace are released."""
+    become one quantized product each, and the float weights they replace are released (so are the code
+    predictor's float embedding tables)."""
     validate_mode(mode)
     talker = model.talker
     device = talker.codec_embedding.weight.device
@@ -75,6 +79,9 @@ def quantize_model(model: nn.Module, mode: str = "int8", kernel: str | None = No
     predictor.lm_head = nn.ModuleList(quantized_linear(head, kernel) for head in predictor.lm_head)
     if isinstance(predictor.small_to_mtp_projection, nn.Linear):
         predictor.small_to_mtp_projection = quantized_linear(predictor.small_to_mtp_projection, kernel)
+    predictor.codec_embedding = nn.ModuleList(
+        QuantizedEmbedding.from_embedding(table) for table in predictor.codec_embedding
+    )
     logger.info("quantized the talker and code predictor to %s (kernel %s)", mode, kernel)
     if device.type == "cpu":
         release_freed_memory()
