@@ -21,7 +21,6 @@ and a reader that falls behind the cap gets an error, never wrong audio.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from common.errors import ServiceError
+from common.periodic import beating
 from common.settings import DistributedOptions
 from common.word_timings import PieceWords, StreamItem
 
@@ -154,23 +154,16 @@ class RedisChunkWriter:
     @contextmanager
     def heartbeat(self) -> Iterator[None]:
         """Refresh the lease from a thread while the body runs (model loading or a slow first chunk)."""
-        stop = threading.Event()
-        period = self._limits.lease_ttl_s / 3
 
-        def beat() -> None:
-            while not stop.wait(period):
-                try:
-                    self._client.set(self._keys.lease, self._owner, px=self._limits.lease_ms, xx=True)
-                except RedisError as e:  # the next beat retries; the lease outlives one miss
-                    log.warning("lease refresh for %s failed: %s", self._keys.lease, e)
+        def beat() -> bool:
+            try:
+                self._client.set(self._keys.lease, self._owner, px=self._limits.lease_ms, xx=True)
+            except RedisError as e:  # the next beat retries; the lease outlives one miss
+                log.warning("lease refresh for %s failed: %s", self._keys.lease, e)
+            return True
 
-        thread = threading.Thread(target=beat, name="stream-lease", daemon=True)
-        thread.start()
-        try:
+        with beating(beat, period_s=self._limits.lease_ttl_s / 3, name="stream-lease"):
             yield
-        finally:
-            stop.set()
-            thread.join(timeout=period + 1)
 
     def _append(self, pipe: Any, fields: dict[str, Any]) -> None:
         pipe.xadd(self._keys.stream, fields, maxlen=self._limits.max_entries, approximate=True)
