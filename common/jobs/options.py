@@ -42,6 +42,12 @@ class JobsOptions(BaseModel):
         default=False, description="on-premises: allow loopback/private callback addresses (never metadata)"
     )
     relay_poll_s: float = Field(default=1.0, gt=0, le=60, description="embedded mode: outbox poll period")
+    segment_lease_s: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        description="distributed mode: a segment claim's lease, renewed by its worker every third of it",
+    )
     sweep_interval_s: float = Field(
         default=30.0, gt=0, le=3600, description="distributed mode: stranded segments / due webhooks check"
     )

@@ -3,7 +3,8 @@
 API (keyword-only; functions flush but never commit; run each in ``session_scope(..., write=True)``)::
 
     start = start_segment(session=s, job_id=..., position=3, max_attempts=3,  # run if start.should_run
-                          owner="host:pid", lease_s=60)                         # CLAIMED: a live claim has it
+                          owner="host:pid", lease_s=30)                         # CLAIMED: a live claim has it
+    held = renew_claim(session=s, job_id=..., position=3, token=start.token, lease_s=30)  # False: superseded
     ready = complete_segment(session=s, job_id=..., position=3, audio_blob_key=..., audio_seconds=2.1,
                              token=start.token)                                 # superseded token: discarded
     job = fail_segment(session=s, job_id=..., position=3, error="...", max_attempts=3, token=start.token)
@@ -28,8 +29,8 @@ webhook event to the outbox: a job produces exactly one completion webhook. A fa
 ``error_code`` (``segment_failed``, ``finalize_failed``, ``enqueue_failed``), ``error_message`` and
 ``error_step`` (a ``JobErrorStep``).
 
-Layout: ``finish`` (the row lock, finish, cancel, the event payload), ``segments`` (claims with leases and
-fencing tokens), ``claims`` (the janitor's reconciliation), ``finalize``.
+Layout: ``finish`` (the row lock, finish, cancel, the event payload), ``segments`` (claims with renewed
+leases and fencing tokens), ``claims`` (the janitor's reconciliation), ``finalize``.
 """
 
 from voice_store.job_transitions.claims import (
@@ -52,6 +53,7 @@ from voice_store.job_transitions.segments import (
     SegmentStartOutcome,
     complete_segment,
     fail_segment,
+    renew_claim,
     start_segment,
 )
 
@@ -72,6 +74,7 @@ __all__ = [
     "note_enqueued",
     "note_requeued",
     "release_expired",
+    "renew_claim",
     "start_finalize",
     "start_segment",
     "stranded_pending",

@@ -1,10 +1,13 @@
-"""Segment transitions: claim (counts an attempt, takes a lease and a fencing token), complete (once, by the
-current claim only), fail (retry until out of attempts).
+"""Segment transitions: claim (counts an attempt, takes a lease and a fencing token), renew (the holder
+extends its lease while it runs), complete (once, by the current claim only), fail (retry until out of
+attempts).
 
-A claim is taken in the same transaction that marks the segment running. While its lease is live another
-delivery of the same segment (a duplicate message, a redelivery after a worker loss) neither runs nor counts
-an attempt (``CLAIMED``); the janitor releases expired leases (``job_transitions.claims``). Results written
-with a token that is no longer the segment's (a superseded claim that finished late) are discarded.
+A claim is taken in the same transaction that marks the segment running. The lease is short and its holder
+renews it while it works (``renew_claim``), so a lease that expired means the holder stopped renewing (its
+process died, its host was lost or cut off). While the lease is live another delivery of the same segment (a
+duplicate message, a redelivery after a worker loss) neither runs nor counts an attempt (``CLAIMED``); the
+janitor releases expired leases (``job_transitions.claims``). Results written with a token that is no longer
+the segment's (a superseded claim that finished late: its holder may well be alive) are discarded.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from voice_store.errors import InvalidInputError, JobSegmentNotFound
@@ -84,6 +87,27 @@ def start_segment(
         job.started_at = now
     session.flush()
     return SegmentStart(SegmentStartOutcome.RUN, segment, segment.claim_token)
+
+
+def renew_claim(
+    *, session: Session, job_id: str, position: int, token: int, lease_s: float, now: datetime | None = None
+) -> bool:
+    """Extend the lease of claim ``token`` to ``lease_s`` from now; False when the claim is no longer the
+    running one (superseded by a newer token, released by the janitor, or the segment ended): its holder
+    stops renewing. A conditional update: it never takes the job lock, and never revives another claim."""
+    expires = (now or utcnow()) + timedelta(seconds=lease_s)
+    result = session.execute(
+        update(JobSegment)
+        .where(
+            JobSegment.job_id == job_id,
+            JobSegment.position == position,
+            JobSegment.status == SegmentStatus.RUNNING,
+            JobSegment.claim_token == token,
+        )
+        .values(lease_expires_at=expires)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
 
 
 def _lease_is_live(segment: JobSegment, now: datetime) -> bool:

@@ -1,18 +1,23 @@
 """The distributed mode's safety net, run by the API process: the database, not the broker, decides what is
 left to do.
 
-Every ``interval_s`` the janitor (1) releases running segments whose claim's lease expired (their worker
-died, or the hard time limit killed the task and Celery acknowledged it) and sends each once: releasing makes
-it pending again, so later sweeps do not send it again while a new claim runs; (2) sends pending segments of
-open jobs (queued or running) whose message went out longer than ``stale_after`` ago: it may be lost (a broker
+Every ``interval_s`` the janitor (1) releases running segments whose claim's lease expired and sends each
+once: the holder renews its short lease while it works (``workers.jobs.claim_renewal``), so an expired one
+stopped renewing (its process died, the hard time limit killed it, its host was lost or cut off); releasing
+makes it pending again, so later sweeps do not send it again while a new claim runs, and a holder that was
+only cut off and finishes late is fenced by the token (discarded once a new claim holds it). Unleased ones are
+released once they started longer than ``stale_after`` ago. (2) It sends pending segments of open jobs
+(queued or running) whose message went out longer than ``stale_after`` ago: it may be lost (a broker
 restarted without persistence), and a duplicate of one that was only slow finds it claimed or done and does
 nothing; (3) looks at running jobs whose row has not changed for as long with every segment done: their
-finalize is sent again (its message was lost, or its worker died mid-finalize); (4) sends a relay task when
-webhook events are due (retries hours away are not left to broker countdowns). A claim counts an attempt, so
-a segment that keeps killing workers fails its job (``max_segment_attempts``); a delivery that finds a live
-claim counts nothing. It wraps the ``CeleryJobQueue`` and is itself the service's ``JobQueue``; several API
-replicas running it at once send each segment once per window (the releases and stamps are conditional
-updates); a duplicate finalize uses up an attempt, so the finalize retry delays stay far below the window.
+finalize is sent again (its message was lost, or its worker died mid-finalize: a finalize holds no renewed
+lease, so ``stale_after`` must be as long as a task may live, ``wiring.task_lifetime_s``); (4) sends a relay
+task when webhook events are due (retries hours away are not left to broker countdowns). A claim counts an
+attempt, so a segment that keeps killing workers fails its job (``max_segment_attempts``); a delivery that
+finds a live claim counts nothing. It wraps the ``CeleryJobQueue`` and is itself the service's ``JobQueue``;
+several API replicas running it at once send each segment once per window (the releases and stamps are
+conditional updates); a duplicate finalize uses up an attempt, so the finalize retry delays stay far below
+the window.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Order of effects: (1) ``start_segment`` claims it (an attempt, a lease of ``leas
 commits, so a worker that dies mid-synthesis still used up an attempt and a poison segment fails its job after
 ``max_segment_attempts``; a delivery that finds a live claim (a duplicate message, a redelivery after a worker
 loss while the lease runs) does nothing and counts nothing; (2) the audio is synthesized and stored under a
-key derived from the position and the token, so two claims never overwrite each other's audio; (3)
+key derived from the position and the token, so two claims never overwrite each other's audio, while a thread
+renews the lease every third of it (``claim_renewal``): a lease expires only once its holder is lost; (3)
 ``complete_segment`` with the token marks it done once; a superseded claim's late result is discarded and
 its blob deleted. A redelivered task for a done segment does not synthesize again but still reports whether
 the job is ready to finalize (the finalize trigger of a crashed run is not lost).
@@ -17,6 +18,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,6 +33,7 @@ from voice_store.errors import JobNotFound
 from voice_store.job_transitions import SegmentStartOutcome, complete_segment, fail_segment, start_segment
 from voice_store.models.jobs import JobSegment
 from workers.jobs.alignment import SegmentAligner, words_key
+from workers.jobs.claim_renewal import renewing
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +61,9 @@ class SegmentRunner:
         lease_s: float | None = None,
         aligner: SegmentAligner | None = None,
     ) -> None:
-        """``lease_s``: how long a claim holds its segment (above the task's hard time limit; ``None``: no
-        lease, one process runs everything); ``aligner``: word timings for jobs that ask (``timestamps``)."""
+        """``lease_s``: how long a claim holds its segment without a renewal (renewed every third of it while
+        the segment runs; ``None``: no lease, one process runs everything); ``aligner``: word timings for jobs
+        that ask (``timestamps``)."""
         self._sessions = sessions
         self._blobs = blobs
         self._synthesize = synthesize
@@ -110,10 +114,11 @@ class SegmentRunner:
         log.info("job %s segment %d: attempt %d (claim %d)", job_id, position, attempt, token)
         key = segment_key(job_id, position, token)
         try:  # synthesis or storing its audio failed: an attempt used; retried, or the job fails
-            pcm = b"".join(self._synthesize(job))
-            self._blobs.put(key, pcm, content_type="audio/pcm")
-            if wants_words:  # aligned here, where the audio is: the timings are stored beside it
-                self._store_words(key, pcm, job)
+            with self._holding(job_id, position, token):
+                pcm = b"".join(self._synthesize(job))
+                self._blobs.put(key, pcm, content_type="audio/pcm")
+                if wants_words:  # aligned here, where the audio is: the timings are stored beside it
+                    self._store_words(key, pcm, job)
         except Exception as e:
             return self._failed(job_id, position, e, token)
         try:
@@ -134,6 +139,12 @@ class SegmentRunner:
             self._blobs.delete(key)
             return SegmentOutcome.SKIPPED
         return SegmentOutcome.READY if ready else SegmentOutcome.DONE
+
+    def _holding(self, job_id: str, position: int, token: int) -> AbstractContextManager[None]:
+        """The claim's lease renewed while the body runs (no lease: nothing to renew)."""
+        if self._lease_s is None:
+            return nullcontext()
+        return renewing(self._sessions, job_id=job_id, position=position, token=token, lease_s=self._lease_s)
 
     def _store_words(self, key: str, pcm: bytes, job: SynthesisJob) -> None:
         if self._aligner is None:

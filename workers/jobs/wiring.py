@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from workers.job_tasks import JobWorker
 
 STALE_GRACE_S = 5.0
-"""A segment running this much longer than the hard time limit has no live task left."""
+"""A task running this much longer than the hard time limit is no longer alive."""
 
 
 def stitch_policy(settings: Settings) -> StitchPolicy:
@@ -39,8 +39,9 @@ def stitch_policy(settings: Settings) -> StitchPolicy:
     )
 
 
-def segment_lease_s(settings: Settings) -> float:
-    """How long a worker's claim holds a segment: past the hard time limit no task of it can be alive."""
+def task_lifetime_s(settings: Settings) -> float:
+    """How long a task may live: past the hard time limit (and a grace) none of it is still running. The
+    janitor's window for work that holds no renewed lease: a finalize, a pending segment's message."""
     return settings.distributed.task_time_limit_s + STALE_GRACE_S
 
 
@@ -125,7 +126,7 @@ def distributed_job_service(
     janitor = JobJanitor(
         sessions,
         CeleryJobQueue(celery_app),
-        stale_after=timedelta(seconds=segment_lease_s(settings)),
+        stale_after=timedelta(seconds=task_lifetime_s(settings)),
         interval_s=settings.jobs.sweep_interval_s,
     )
     return job_service(settings, sessions, blobs, janitor)
@@ -145,7 +146,7 @@ def job_worker(
     from workers.jobs.celery_queue import CeleryJobQueue
 
     return JobWorker(
-        runner=segment_runner(settings, sessions, blobs, synthesize, segment_lease_s(settings)),
+        runner=segment_runner(settings, sessions, blobs, synthesize, settings.jobs.segment_lease_s),
         finalizer=finalize_runner(settings, sessions, blobs, encode),
         relay=OutboxRelay(sessions, options=settings.jobs),
         queue=CeleryJobQueue(celery_app),
