@@ -104,8 +104,8 @@ class Session:
             raise _Closed from e
         dispatcher = self._state.services.dispatcher
         try:
-            self._ticket = self._state.admission.admit(
-                key, queue_depth=dispatcher.queue_depth(), rows=dispatcher.rows()
+            self._ticket = self._state.admission.admit(  # held for the session: untimed
+                key, queue_depth=dispatcher.queue_depth(), rows=dispatcher.rows(), timed=False
             )
         except ServiceError as e:
             await self._fatal(e.message, e.code, CLOSE_POLICY)
