@@ -60,11 +60,12 @@ def _sync(engine: TTSEngine):
     return (lambda: torch.cuda.synchronize(engine.device)) if engine.device.type == "cuda" else (lambda: None)
 
 
-def time_to_first_audio(engine: TTSEngine, text: str, frames: int) -> dict:
+def time_to_first_audio(engine: TTSEngine, text: str, frames: int, new_voice: bool = False) -> dict:
     """Seconds from the call to the first streamed chunk (single-frame chunks), ``ttfa_s``, and where they go:
     ``plan_s`` (tokenizing, the prompt's embeddings), ``prefill_s`` (the talker over the prompt),
     ``first_frame_s`` (the code predictor's pass completing frame 0), ``codec_s`` (decoding it); ``calls``
-    counts each of those before the first chunk."""
+    counts each of those before the first chunk. ``new_voice``: as a voice's first request (its prompt prefix
+    not cached: ``qwen_tts/prefix_cache.py``); else as a later one (the warm-up used the same voice)."""
     interval = engine.emit_every_frames
     engine.emit_every_frames = 1
     watch = _measure.Stopwatch(_sync(engine))
@@ -72,6 +73,8 @@ def time_to_first_audio(engine: TTSEngine, text: str, frames: int) -> dict:
     watch.wrap(engine.model.talker, "forward", "prefill")
     watch.wrap(engine._batch, "first_frame_fn", "first_frame")  # an attribute FrameRunner may have set
     watch.wrap(engine.codec.decoder, "decode_many", "codec")
+    if new_voice:
+        engine._batch.prefixes.clear()
     try:
         start = time.perf_counter()
         stream = engine.stream(request(text, frames))

@@ -35,6 +35,7 @@ import torch
 from .generation import TalkerLogitsRules, predict_codes, process_talker_logits
 from .model import Talker
 from .noise import draw_keys, seed_keys
+from .prefix_cache import PrefixCache, prefix_key
 from .sampling import SamplerTensors, sample
 from .static_cache import StaticCaches
 from .streams import PlannedStream, Stream
@@ -60,6 +61,7 @@ class FrameBatch:
         first_chunk_frames: int = 1,
         emit_every_frames: int = 4,
         static_shapes: bool = False,
+        prefix_cache_bytes: int = 0,
     ) -> None:
         if capacity < 1 or max_len < 2 or max_new_frames < 1:
             raise ValueError("capacity and max_new_frames must be >= 1, max_len >= 2")
@@ -72,6 +74,7 @@ class FrameBatch:
         self.static_shapes = static_shapes
         self.groups = talker.code_predictor.num_code_groups
         self.caches = StaticCaches(talker, capacity, self.max_len, lazy=not static_shapes)
+        self.prefixes = PrefixCache(prefix_cache_bytes)  # the KV of voices' prompt prefixes, reused
         width, vocab = talker.codec_head.in_features, talker.codec_head.out_features
         new = dict(device=device)
         self.text_in = torch.zeros(capacity, 1, width, dtype=dtype, **new)
@@ -147,10 +150,11 @@ class FrameBatch:
                 self._waiting.remove(stream)
 
     def nbytes(self) -> int:
-        """The static state: KV caches and every per-row buffer."""
+        """The static state: KV caches, every per-row buffer, and the prefix cache's bound."""
         buffers = (self.text_in, self.pos, self.frame, self.keys, self.seen, self.history)
         buffers += (self.first_hidden, self.first_code0, self.first_keys, self.first_index, self.first_codes)
-        return self.caches.nbytes() + sum(t.numel() * t.element_size() for t in buffers)
+        own = sum(t.numel() * t.element_size() for t in buffers)
+        return self.caches.nbytes() + own + self.prefixes.max_bytes
 
     @property
     def num_live(self) -> int:
@@ -269,11 +273,13 @@ class FrameBatch:
         span = slice(start, start + count)
         plans = [s.plan for s in streams]
         try:
-            lengths = [p.embeds.shape[1] for p in plans]
-            embeds = plans[0].embeds.new_zeros(count, max(lengths), plans[0].embeds.shape[2])
+            skips, keys = self._reuse_prefixes(start, plans)
+            lengths = [p.embeds.shape[1] - skip for p, skip in zip(plans, skips, strict=True)]
+            width = max(lengths)
+            embeds = plans[0].embeds.new_zeros(count, width, plans[0].embeds.shape[2])
             for index, plan in enumerate(plans):
                 row = start + index
-                embeds[index, : lengths[index]] = plan.embeds[0]
+                embeds[index, : lengths[index]] = plan.embeds[0, skips[index] :]
                 self.talker_params.set_row(row, plan.sampling, predictor=False)
                 self.predictor_params.set_row(row, plan.sampling, predictor=True)
                 self.rules.repetition_penalty[row] = plan.sampling.repetition_penalty
@@ -281,12 +287,16 @@ class FrameBatch:
             self.keys[span] = seed_keys(torch.tensor([p.seed for p in plans], device=self.keys.device))
             self.seen[span] = False
             self.frame[span] = 0
-            last = torch.tensor(lengths, device=self.pos.device) - 1
-            self.pos[span] = last + 1
-            views = self.caches.talker_views(start, count, max(lengths))
-            positions = torch.arange(max(lengths), device=embeds.device).expand(count, -1)
+            self.pos[span] = torch.tensor([p.embeds.shape[1] for p in plans], device=self.pos.device)
+            offsets = torch.tensor(skips, device=embeds.device)[:, None]
+            positions = (offsets + torch.arange(width, device=embeds.device)).clamp(max=self.max_len - 1)
+            views = self.caches.talker_views(start, count, min(max(skips) + width, self.max_len))
             logits, hidden = self.talker(embeds, positions, views)
-            picked = self.rows[:count], last  # each row's last real position
+            for index, (plan, key) in enumerate(zip(plans, keys, strict=True)):
+                if key is not None and not skips[index]:  # prefilled in full: keep its prefix for next time
+                    self.prefixes.put(key, self.caches.read_prefix(start + index, plan.prefix_len))
+            last = torch.tensor(lengths, device=self.pos.device) - 1
+            picked = self.rows[:count], last  # each row's last real position in this prefill
             self.first_hidden[:count] = hidden[picked][:, None]
             self.first_code0[:count] = sample(
                 process_talker_logits(
@@ -315,6 +325,20 @@ class FrameBatch:
             stream.row, stream.frames = start + index, 1
             self._live.append(stream)
         self._step_views = None
+
+    def _reuse_prefixes(self, start: int, plans: list[PlannedStream]) -> tuple[list[int], list[bytes | None]]:
+        """Per plan (rows ``start``, ...): how many leading positions a cached prefix already filled in its
+        row (written now), and its prefix's key (None: nothing to cache)."""
+        skips, keys = [], []
+        for index, plan in enumerate(plans):
+            cacheable = self.prefixes.max_bytes and 0 < plan.prefix_len < plan.embeds.shape[1]
+            key = prefix_key(plan.embeds, plan.prefix_len) if cacheable else None
+            layers = self.prefixes.get(key) if key is not None else None
+            if layers is not None:
+                self.caches.write_prefix(start + index, layers)
+            skips.append(plan.prefix_len if layers is not None else 0)
+            keys.append(key)
+        return skips, keys
 
     def _feed_text(self, stream: Stream) -> None:
         """The text row added to the newest frame at the next talker step (kept once the text is used up)."""

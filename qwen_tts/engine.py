@@ -99,6 +99,7 @@ class TTSEngine:
         min_ref_seconds: float = 0.5,
         max_ref_seconds: float = 60.0,
         cpu_threads: int | str = "auto",
+        prefix_cache_bytes: int = 64 << 20,
     ) -> None:
         """``max_seq_len``: positions of one request (prompt + frames), which sizes each KV cache row;
         ``default_max_new_frames``: the frame cap of a request that sets none (and the most any may ask);
@@ -107,7 +108,8 @@ class TTSEngine:
         ``use_cuda_graphs`` (default: on for CUDA devices), ``compile_mode`` (a ``torch.compile`` mode,
         default none) and ``static_shapes`` (graph-shaped steps, run eagerly): see ``runner.py``;
         ``cpu_threads``: on CPU, ``"auto"`` lets the decode steps' thread count follow what is fastest under
-        the machine's load (``threads.py``), an int fixes it."""
+        the machine's load (``threads.py``), an int fixes it; ``prefix_cache_bytes``: the talker KV of voices'
+        prompt prefixes kept for their next requests (``prefix_cache.py``; 0: none)."""
         self.model = model.eval()
         self.config: ModelConfig = model.config
         self.tokenizer = tokenizer
@@ -138,6 +140,7 @@ class TTSEngine:
             first_chunk_frames=first_chunk_frames,
             emit_every_frames=emit_every_frames,
             static_shapes=self.runner.static_shapes,
+            prefix_cache_bytes=prefix_cache_bytes,
         )
         self.runner.attach(self._batch)
         self._batch.governor = cpu_thread_governor(self.device, cpu_threads)
@@ -344,6 +347,7 @@ class TTSEngine:
             max_frames=min(asked, self.default_max_new_frames, room),
             min_frames=request.min_new_frames,
             ignored=plan.ignored,
+            prefix_len=plan.prompt.prefix_len,
         )
 
     def _tokenize(self, text: str) -> torch.Tensor:

@@ -43,6 +43,9 @@ def instruct_text(instruct: str) -> str:
 class TalkerPrompt:
     embeds: torch.Tensor  # [1, T, D]
     text_rows: torch.Tensor  # [1, L + 1, D]: trailing text rows, then tts_pad
+    # The leading positions that depend on the voice alone (instruct, role, codec prefix up to codec pad),
+    # not on the text: the same for every request of a voice, so their KV can be reused (prefix_cache.py).
+    prefix_len: int = 0
 
     @property
     def length(self) -> int:
@@ -92,8 +95,9 @@ def build_talker_prompt(
     parts = [role, text_side + codec_prefix[:, :-1]]
     text_body = text_ids[:, ROLE_TOKENS:-TEXT_SUFFIX_TOKENS]
 
+    prefix_len = role.shape[1] + codec_prefix.shape[1] - 1  # parts[0] and parts[1]
     if reference is not None:
-        icl, trailing = _in_context_part(
+        icl, trailing, fixed = _in_context_part(
             talker,
             cfg.codec_bos_id,
             cfg.codec_pad_id,
@@ -105,6 +109,7 @@ def build_talker_prompt(
             non_streaming_text,
         )
         parts.append(icl)
+        prefix_len += fixed  # the reference text's positions come before the new text's
     elif non_streaming_text:
         text_and_eos = torch.cat([talker.embed_text(text_body), tts_eos], dim=1)
         parts.append(text_and_eos + codec([cfg.codec_pad_id] * text_and_eos.shape[1]))
@@ -118,22 +123,25 @@ def build_talker_prompt(
 
     if instruct_ids is not None:
         parts.insert(0, talker.embed_text(instruct_ids))
-    return TalkerPrompt(torch.cat(parts, dim=1), torch.cat([trailing, tts_pad], dim=1))
+        prefix_len += instruct_ids.shape[1]
+    return TalkerPrompt(torch.cat(parts, dim=1), torch.cat([trailing, tts_pad], dim=1), prefix_len)
 
 
 def _in_context_part(
     talker, bos_id, pad_id, codec, text_body, reference, tts_eos, tts_pad, non_streaming_text
 ):
+    """The in-context part, its trailing text, and how many of its leading positions do not depend on the
+    new text (those of the reference text: it comes first)."""
     ref_body = reference.text_ids[:, ROLE_TOKENS:-REF_SUFFIX_TOKENS]
     text = talker.embed_text(torch.cat([ref_body, text_body], dim=-1))
     text = torch.cat([text, tts_eos], dim=1)  # [1, Lt, D]
     frames = talker.embed_frames(reference.codes)[None]  # [1, F, D]
     codec_side = torch.cat([codec([bos_id]), frames], dim=1)  # [1, F + 1, D]
-    text_len, codec_len = text.shape[1], codec_side.shape[1]
+    text_len, codec_len, ref_len = text.shape[1], codec_side.shape[1], ref_body.shape[1]
     if non_streaming_text:
         icl = torch.cat([text + codec([pad_id] * text_len), codec_side + tts_pad], dim=1)
-        return icl, tts_pad
+        return icl, tts_pad, ref_len
     if text_len > codec_len:
-        return text[:, :codec_len] + codec_side, text[:, codec_len:]
+        return text[:, :codec_len] + codec_side, text[:, codec_len:], min(ref_len, codec_len)
     padded = torch.cat([text, tts_pad.expand(-1, codec_len - text_len, -1)], dim=1)
-    return padded + codec_side, tts_pad
+    return padded + codec_side, tts_pad, ref_len

@@ -66,6 +66,20 @@ class StaticCaches:
         self.ensure_finite(start, n, kv_len)
         return self.talker.views(start, n, kv_len)
 
+    def read_prefix(self, row: int, length: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Copies of the talker keys/values of row ``row``'s first ``length`` positions, per layer."""
+        pairs = zip(self.talker.k, self.talker.v, strict=True)
+        return [(k[row, :, :length].clone(), v[row, :, :length].clone()) for k, v in pairs]
+
+    def write_prefix(self, row: int, layers: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Puts ``read_prefix``'s keys/values into row ``row``'s first positions (made finite before)."""
+        length = layers[0][0].shape[1]
+        self.ensure_finite(row, 1, length)
+        pairs = zip(self.talker.k, self.talker.v, strict=True)
+        for (k, v), (cached_k, cached_v) in zip(pairs, layers, strict=True):
+            k[row, :, :length] = cached_k
+            v[row, :, :length] = cached_v
+
     def predictor_views(self, n: int) -> list[KVCache]:
         return self.predictor.views(0, n, self.predictor.k[0].shape[2])
 

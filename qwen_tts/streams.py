@@ -28,6 +28,7 @@ class PlannedStream:
     max_frames: int
     min_frames: int
     ignored: tuple[str, ...] = ()
+    prefix_len: int = 0  # leading prompt positions that depend on the voice alone (TalkerPrompt.prefix_len)
 
 
 @dataclass(frozen=True, slots=True)
