@@ -1,16 +1,18 @@
 """A real Celery worker process (``workers.worker_main.run_worker``) over the service tests' fake engine.
 
 ``python -m tests.distributed.fake_worker --models NAME:TYPE:DELAY_S[:HANG_S],... --hostname NODE
-[--encoder NAME]`` with the settings in the ``QWEN_TTS_*`` environment; ``--encoder`` names a fault encoder
-for the job outputs (``tests.jobs.fault_encoders``); with ``HANG_S``, a request whose text starts with
-"hang" blocks that long before its first chunk (a stuck engine step). With ``--tiny``, ``--models`` names
-entries of the settings' models map, served by the real engine (tiny checkpoints). The fake stands where
-``qwen_tts.TTSEngine`` does.
+[--encoder NAME] [--machine HOST]`` with the settings in the ``QWEN_TTS_*`` environment; ``--encoder`` names a
+fault encoder for the job outputs (``tests.jobs.fault_encoders``); ``--machine`` renames the host, in a UTS
+namespace of the process's own (the harness starts it through ``unshare``); with ``HANG_S``, a request whose
+text starts with "hang" blocks that long before its first chunk (a stuck engine step). With ``--tiny``,
+``--models`` names entries of the settings' models map, served by the real engine (tiny checkpoints). The fake
+stands where ``qwen_tts.TTSEngine`` does.
 """
 
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -55,7 +57,10 @@ def main() -> int:
     parser.add_argument("--hostname", required=True)
     parser.add_argument("--tiny", action="store_true", help="--models are names in the settings' models map")
     parser.add_argument("--encoder", default="default", help="default, broken or stall-once:PATH")
+    parser.add_argument("--machine", help="this host's name (the process runs in its own UTS namespace)")
     args = parser.parse_args()
+    if args.machine:  # another machine, as far as claim owners ("host:pid") go
+        socket.sethostname(args.machine)
     settings = load_settings()
     if args.tiny:
         run_worker(settings, models=args.models.split(","), hostname=args.hostname, loader=default_loader)

@@ -77,12 +77,21 @@ def wait_for_worker(client: redis.Redis, prefix: str, hostname: str, *, timeout_
 
 @contextlib.contextmanager
 def worker_process(
-    env: Mapping[str, str], *, models: str, hostname: str, tiny: bool = False, encoder: str = "default"
+    env: Mapping[str, str],
+    *,
+    models: str,
+    hostname: str,
+    tiny: bool = False,
+    encoder: str = "default",
+    machine: str | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A ``tests.distributed.fake_worker`` process, yielded once its child has loaded the models; ``encoder``
-    names a fault encoder for job outputs (``tests.jobs.fault_encoders``)."""
+    names a fault encoder for job outputs (``tests.jobs.fault_encoders``); ``machine``: the worker runs as if
+    on another host of that name (its own UTS namespace, so ``socket.gethostname()`` there says so)."""
     args = [sys.executable, "-m", "tests.distributed.fake_worker", "--models", models, "--hostname", hostname]
     args += ["--encoder", encoder]
+    if machine is not None:
+        args = [*other_host(), *args, "--machine", machine]
     settings = settings_from(env)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
     with tempfile.TemporaryFile() as log:
@@ -107,6 +116,13 @@ def worker_process(
         finally:
             stop_process_group(process)
             client.close()
+
+
+def other_host() -> list[str]:
+    """The command prefix that runs a process in a UTS namespace of its own (as root; else in a user namespace
+    where it is root): a host name it sets there is its alone. ``unshare`` execs, so the pid stays."""
+    namespaces = ["--uts"] if os.geteuid() == 0 else ["--user", "--map-root-user", "--uts"]
+    return ["unshare", *namespaces, "--"]
 
 
 def stop_process_group(process: subprocess.Popen[bytes]) -> None:

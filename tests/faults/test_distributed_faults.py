@@ -3,13 +3,15 @@ Postgres on loopback ports, S3 on moto, two real worker processes and the API pr
 
 - a whole worker SIGKILLed while a speech request waits for its first chunk: the request is sent again to the
   other worker and answers 200 with its audio;
-- a whole worker SIGKILLed mid-job: the job completes, each segment is claimed (synthesized) once but the
-  killed one (twice), one completion webhook;
+- a whole worker on another host (its own UTS namespace: its claims' owner names a host the rest cannot
+  judge) SIGKILLed mid-job: its segment is claimed again once its lease, no longer renewed, expires (within
+  about a lease and a janitor sweep, not after the hard time limit); the job completes, each segment is
+  claimed (synthesized) once but the killed one (twice), one completion webhook;
 - Redis killed and restarted mid-job, without persistence (every queued message lost: the janitor resends the
   pending segments from the database) and with an append-only file: the job completes, and speech requests
   after the restart answer 200, never 500 (pooled connections are replaced, commands retried).
 
-Short limits keep it quick: a 10 s hard time limit (a claim's lease is 15 s), a 1 s janitor sweep.
+Short limits keep it quick: a 10 s hard time limit, a 3 s claim lease (renewed every second), a 1 s sweep.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -30,17 +33,20 @@ from tests.distributed.harness import distributed_env, serve_distributed, worker
 from tests.faults.servers import PrivatePostgres, PrivateRedis, private_postgres, private_redis
 from tests.fixtures.s3_server import MotoServer
 from tests.jobs.client import wait_for_job
-from tests.jobs.cluster import JOB_ENV, MODEL, segments
+from tests.jobs.cluster import JOB_ENV, MODEL, claim_owners, segments
 from tests.jobs.receiver import Receiver, run_receiver
 from voice_store.db import upgrade_schema
 from voice_store.models.jobs import SegmentStatus
 
+LEASE_S, SWEEP_S = 3, 1
 FAULT_ENV = {
     "QWEN_TTS_DISTRIBUTED__TASK_TIME_LIMIT_S": "10",
     "QWEN_TTS_DISTRIBUTED__TASK_SOFT_TIME_LIMIT_S": "9",
     "QWEN_TTS_DISTRIBUTED__VISIBILITY_TIMEOUT_S": "12",
-    "QWEN_TTS_JOBS__SWEEP_INTERVAL_S": "1",
+    "QWEN_TTS_JOBS__SEGMENT_LEASE_S": str(LEASE_S),
+    "QWEN_TTS_JOBS__SWEEP_INTERVAL_S": str(SWEEP_S),
 }
+ELSEWHERE = "faults-elsewhere"  # the host name of the worker that is lost
 SPEC = f"{MODEL}:custom_voice:0.03"
 SPEECH = {"model": "tts-1", "voice": "alloy", "input": "After the restart.", "response_format": "pcm"}
 TEXT = " ".join(f"Sentence {n} of a job that meets a fault." for n in range(14))
@@ -61,8 +67,10 @@ def receiver() -> Iterator[Receiver]:
 
 @contextlib.contextmanager
 def cluster(
-    redis: PrivateRedis, postgres: PrivatePostgres, s3: MotoServer, name: str
-) -> Iterator[tuple[httpx.Client, object, object]]:
+    redis: PrivateRedis, postgres: PrivatePostgres, s3: MotoServer, name: str, *, first_on: str | None = None
+) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes], subprocess.Popen[bytes]]]:
+    """The API and two workers; ``first_on``: the first worker's host name (another host: its own UTS
+    namespace), else this host's."""
     env = distributed_env(
         redis_url=redis.url,
         namespace=f"faults-{name}",
@@ -73,7 +81,7 @@ def cluster(
         **FAULT_ENV,
     )
     with (
-        worker_process(env, models=SPEC, hostname=f"cpu0@{name}-a") as first,
+        worker_process(env, models=SPEC, hostname=f"cpu0@{name}-a", machine=first_on) as first,
         worker_process(env, models=SPEC, hostname=f"cpu1@{name}-b") as second,
         serve_distributed(env) as url,
         httpx.Client(base_url=url, timeout=60) as client,
@@ -108,15 +116,33 @@ def _completed_once(client: httpx.Client, receiver: Receiver, job_id: str) -> di
     return job
 
 
-def test_a_worker_sigkilled_mid_job_costs_one_extra_claim_and_the_job_completes_once(
+def _released(database_url: str, job_id: str, position: int, owner: str, timeout_s: float = 60.0) -> float:
+    """Seconds until the segment's claim is no longer ``owner``'s (released, or claimed again)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        if claim_owners(database_url, job_id)[position] != owner:
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise TimeoutError(f"segment {position} of {job_id} is still claimed by {owner} after {timeout_s:g} s")
+
+
+def test_a_worker_lost_on_another_host_mid_job_is_recovered_within_a_lease_and_the_job_completes_once(
     postgres: PrivatePostgres, moto_server: MotoServer, receiver: Receiver
 ) -> None:
-    with private_redis(persistent=False) as redis, cluster(redis, postgres, moto_server, "kill") as parts:
+    with (
+        private_redis(persistent=False) as redis,
+        cluster(redis, postgres, moto_server, "kill", first_on=ELSEWHERE) as parts,
+    ):
         client, doomed, _ = parts
         job_id = _submit(client, receiver)
         _wait_running(postgres.url, job_id, 2)
+        owners = claim_owners(postgres.url, job_id)
+        lost = next(n for n, owner in enumerate(owners) if (owner or "").startswith(f"{ELSEWHERE}:"))
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(doomed.pid, signal.SIGKILL)  # type: ignore[attr-defined]
+            os.killpg(doomed.pid, signal.SIGKILL)  # the whole worker: its main process and its child
+        recovery_s = _released(postgres.url, job_id, lost, owners[lost] or "")
+        print(f"worker lost on another host: its claim released {recovery_s:.1f} s after the SIGKILL")
+        assert recovery_s < LEASE_S + SWEEP_S + 3, recovery_s  # not the hard time limit's 15 s
         _completed_once(client, receiver, job_id)
         attempts = sorted(n for _, n in segments(postgres.url, job_id))
         assert attempts == [1] * (len(attempts) - 1) + [2], attempts  # only the lost one ran twice

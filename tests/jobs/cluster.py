@@ -37,6 +37,12 @@ def segments(database_url: str, job_id: str) -> list[tuple[SegmentStatus, int]]:
         return [(s.status, s.attempts) for s in list_segments(session=session, job_id=job_id)]
 
 
+def claim_owners(database_url: str, job_id: str) -> list[str | None]:
+    """Each segment's claim owner (``host:pid``; None once done or never claimed)."""
+    with _session(database_url) as session:
+        return [s.claim_owner for s in list_segments(session=session, job_id=job_id)]
+
+
 def finalize_attempts(database_url: str, job_id: str) -> int:
     with _session(database_url) as session:
         return get_job(session=session, job_id=job_id).finalize_attempts
