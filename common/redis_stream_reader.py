@@ -9,7 +9,8 @@ request's ``claim`` and ``lease`` keys, so it never waits forever:
   drops the lease), else the worker died → ``SynthesisFailed`` (code ``worker_lost``).
 
 Whenever the reader stops early (cancel, error) it sets the ``cancel`` key, so the worker stops and a queued
-or redelivered task never starts.
+or redelivered task never starts. A stream read to its end is deleted at once (its ``claim`` key stays until
+it expires); one left early expires after ``ttl_s``.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class RedisChunkStream:
             return self._accept(self._pending.popleft())
         except StopAsyncIteration:
             self._end()
+            await self._drop_stream()
             raise
         except (RedisError, OSError) as e:  # Redis went away mid-read: a 503 to retry (before the first byte)
             await self._stop_producer()
@@ -157,6 +159,14 @@ class RedisChunkStream:
         _pending_cancels.add(task)
         task.add_done_callback(_pending_cancels.discard)
         await asyncio.shield(task)
+
+    async def _drop_stream(self) -> None:
+        """Read to its end: the audio need not sit in Redis for the stream's TTL. The claim stays (a
+        redelivered task still finds the request taken) and expires."""
+        try:
+            await self._client.unlink(self._keys.stream)
+        except RedisError as e:  # it expires anyway
+            log.info("could not delete %s: %s", self._keys.stream, e)
 
     async def _send_cancel(self) -> None:
         try:
