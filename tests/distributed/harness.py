@@ -8,6 +8,7 @@ teardown sends SIGTERM to that process group, then SIGKILL after a timeout: noth
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+import pytest
 import redis
 
 from common.settings import Settings, load_settings
@@ -122,7 +124,18 @@ def other_host() -> list[str]:
     """The command prefix that runs a process in a UTS namespace of its own (as root; else in a user namespace
     where it is root): a host name it sets there is its alone. ``unshare`` execs, so the pid stays."""
     namespaces = ["--uts"] if os.geteuid() == 0 else ["--user", "--map-root-user", "--uts"]
-    return ["unshare", *namespaces, "--"]
+    prefix = ["unshare", *namespaces, "--"]
+    if not _runs((*prefix, "true")):  # no util-linux, or namespaces not allowed in this container
+        pytest.skip("a worker 'on another host' needs `unshare` (util-linux) and UTS namespaces")
+    return prefix
+
+
+@functools.cache
+def _runs(command: tuple[str, ...]) -> bool:
+    try:
+        return subprocess.run(list(command), capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def stop_process_group(process: subprocess.Popen[bytes]) -> None:
