@@ -49,7 +49,7 @@ class JobsOptions(BaseModel):
         description="distributed mode: a segment claim's lease, renewed by its worker every third of it",
     )
     sweep_interval_s: float = Field(
-        default=30.0, gt=0, le=3600, description="distributed mode: stranded segments / due webhooks check"
+        default=10.0, gt=0, le=3600, description="distributed mode: stranded segments / due webhooks check"
     )
     events_poll_s: float = Field(
         default=0.5,
