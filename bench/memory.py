@@ -16,7 +16,6 @@ runtime's own buffers, kernels' workspaces). The int8/fp32 ratio is of the memor
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import subprocess
@@ -34,21 +33,21 @@ TEXT = "Hello world, this is the voice of a test, speaking in a calm and warm vo
 MIB = 2**20
 PAGE = os.sysconf("SC_PAGE_SIZE")
 PARTS = ("weights", "codec_decoder", "codec_encoder", "embeddings", "text_rows", "caches")
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def resident_pages(tensor: torch.Tensor) -> np.ndarray:
-    """Indices of the resident pages under ``tensor``'s storage (``mincore``; mapped files included)."""
+    """Indices of the pages under ``tensor``'s storage that this process has mapped (``/proc/self/pagemap``'s
+    present bit: what its RSS counts; ``mincore`` would also count a mapped file's pages that are merely in
+    the page cache)."""
     storage = tensor.untyped_storage()
     if storage.nbytes() == 0:
         return np.zeros(0, dtype=np.int64)
-    start = storage.data_ptr() // PAGE * PAGE
-    length = storage.data_ptr() + storage.nbytes() - start
-    vector = (ctypes.c_ubyte * -(-length // PAGE))()
-    if _libc.mincore(ctypes.c_void_p(start), ctypes.c_size_t(length), vector) != 0:
-        raise OSError(ctypes.get_errno(), "mincore failed")
-    flags = np.frombuffer(vector, dtype=np.uint8)
-    return start // PAGE + np.flatnonzero(flags & 1)
+    first = storage.data_ptr() // PAGE
+    count = -(-(storage.data_ptr() + storage.nbytes()) // PAGE) - first
+    with open("/proc/self/pagemap", "rb") as pagemap:
+        pagemap.seek(first * 8)
+        entries = np.frombuffer(pagemap.read(count * 8), dtype=np.uint64)
+    return first + np.flatnonzero(entries >> np.uint64(63))
 
 
 def _tensors(*modules) -> list[torch.Tensor]:
@@ -77,7 +76,7 @@ def parts_of(engine) -> dict[str, list[torch.Tensor]]:
 
 def split(engine) -> dict[str, int]:
     """Resident bytes per part (a page counted for the first part that holds it) and the quantized products'
-    bytes (added to "weights")."""
+    bytes (added to "weights", the text projection's to "embeddings")."""
     from qwen_tts.quant import quantized_bytes
 
     seen = np.zeros(0, dtype=np.int64)
@@ -87,7 +86,9 @@ def split(engine) -> dict[str, int]:
         mine = np.setdiff1d(np.unique(np.concatenate([seen[:0], *pages])), seen, assume_unique=True)
         seen = np.union1d(seen, mine)
         result[part] = int(mine.size) * PAGE
-    result["weights"] += quantized_bytes(engine.model)
+    projection = quantized_bytes(engine.model.talker.text_projection)
+    result["embeddings"] += projection
+    result["weights"] += quantized_bytes(engine.model) - projection
     return result
 
 
