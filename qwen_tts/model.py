@@ -77,7 +77,8 @@ class Talker(nn.Module):
         checkpoint stores it, memory-mapped on CPU): only the rows looked up are cast.
         """
         rows = self.text_embedding(token_ids)  # [B, T, text_hidden]
-        return self.text_projection(rows.to(self.text_projection.linear_fc1.weight.dtype))
+        # The compute dtype, read off the codec table: the projection's layers may be int8 (``quant``).
+        return self.text_projection(rows.to(self.codec_embedding.weight.dtype))
 
     def embed_frames(self, codes: torch.Tensor) -> torch.Tensor:
         """[..., G] codes of whole frames -> [..., D]: the sum of the G codebook embeddings."""
