@@ -5,12 +5,13 @@
 Each mode runs in a process of its own (so one mode's freed pages cannot serve the next), over the
 random-weight checkpoint ``bench/engine.py`` builds (``--cache-dir``/official-SIZE, not rebuilt here): the
 engine is loaded and warmed up by a short stream (``bench._ours.load``), and the process's resident memory is
-read after the load and after the warm-up. The split probes which pages of each part are resident
-(``mincore``; a page counts once, for the first part that holds it): the talker and code predictor weights
-(quantized products counted by their size: their packed memory is not a tensor to probe), the codec decoder,
-the codec encoder, the embeddings and text projection, the touched rows of the memory-mapped text table, the
-batch's caches and buffers; "rest" is what the model added that none of those hold (allocator slack, the
-runtime's own buffers, kernels' workspaces). The int8/fp32 ratio is of the memory the model added.
+read after the load and after the warm-up. The split probes which pages of each part this process maps
+(``/proc/self/pagemap``; a page counts once, for the first part that holds it): the talker and code predictor
+weights (quantized products counted by their size: their packed memory is not a tensor to probe), the codec
+decoder, the codec encoder, the embeddings and text projection, the touched rows of the memory-mapped text
+table, the batch's caches and buffers; "rest" is what the model added that none of those hold (allocator
+slack, the runtime's own buffers, kernels' workspaces, the prompt-prefix KV cache). The int8/fp32 ratio is of
+the memory the model added.
 """
 
 from __future__ import annotations
