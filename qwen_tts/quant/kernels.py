@@ -57,6 +57,12 @@ def has_onednn_int8() -> bool:
     )
 
 
+def _own(bias: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """A copy of ``bias`` in ``dtype``: never a view of the layer's (possibly memory-mapped) checkpoint
+    tensor, which would keep the file's mapping, and every page of it the load touched, resident."""
+    return bias.detach().to(dtype, copy=True)
+
+
 def quantize_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Symmetric per-output-channel int8: (q [out, in] int8, scales [out] float32)."""
     w = weight.detach().float()
@@ -79,7 +85,7 @@ class OneDNNInt8:
     def prepare(cls, weight: torch.Tensor, bias: torch.Tensor | None = None) -> OneDNNInt8:
         q, scales = quantize_int8(weight)
         packed = torch.ops.onednn.qlinear_prepack(q, None)
-        return cls(packed, scales, None if bias is None else bias.detach().float())
+        return cls(packed, scales, None if bias is None else _own(bias))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, x.shape[-1]).float()
@@ -117,7 +123,7 @@ class FbgemmInt8:
             warnings.simplefilter("ignore", UserWarning)
             qweight = torch._make_per_channel_quantized_tensor(q, scales.double(), zeros, 0)
         torch.backends.quantized.engine = "fbgemm"
-        float_bias = None if bias is None else bias.detach().float()
+        float_bias = None if bias is None else _own(bias)
         packed = torch.ops.quantized.linear_prepack(qweight, float_bias)
         return cls(packed, not has_vnni())
 
@@ -139,7 +145,7 @@ class WeightOnlyInt8:
         self.q, scales = quantize_int8(weight)
         self.q = self.q.to(weight.device).contiguous()
         self.scales = scales.to(weight.device, weight.dtype)
-        self.bias = None if bias is None else bias.detach()
+        self.bias = None if bias is None else _own(bias, weight.dtype)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, x.shape[-1])
