@@ -19,7 +19,13 @@ from .layers.fusion import fuse_projections
 from .loading import build_model, copy_out_of_mapping, load_text_tokenizer, resolve_model_dir
 from .model import TTSModel
 from .planning import follows_instruct, plan_request
-from .quant import quantize_model, quantized_bytes, release_freed_memory, validate_mode
+from .quant import (
+    quantize_model,
+    quantized_bytes,
+    quantizes_activations,
+    release_freed_memory,
+    validate_mode,
+)
 from .runner import FrameRunner
 from .streams import PlannedStream
 from .threads import cpu_thread_governor
@@ -109,7 +115,8 @@ class TTSEngine:
         default none) and ``static_shapes`` (graph-shaped steps, run eagerly): see ``runner.py``;
         ``cpu_threads``: on CPU, ``"auto"`` lets the decode steps' thread count follow what is fastest under
         the machine's load (``threads.py``), an int fixes it; ``prefix_cache_bytes``: the talker KV of voices'
-        prompt prefixes kept for their next requests (``prefix_cache.py``; 0: none)."""
+        prompt prefixes kept for their next requests (``prefix_cache.py``; 0: none; always none with int8
+        activations, whose per-call scales would make a voice's later requests differ from its first)."""
         self.model = model.eval()
         self.config: ModelConfig = model.config
         self.tokenizer = tokenizer
@@ -126,6 +133,8 @@ class TTSEngine:
         self.device, self.dtype = weight.device, weight.dtype
         eos = self.config.talker.codec_eos_token_id
         self._suppressed = suppressed_ids(self.config.talker.vocab_size, eos, self.device)
+        if quantizes_activations(model):  # a prefill split at the prefix would not equal one in full: a seed
+            prefix_cache_bytes = 0  # would give one voice's first request other audio than its later ones
         self.runner = FrameRunner.configure(
             self.device, use_cuda_graphs, compile_mode, max_batch_size, static_shapes
         )

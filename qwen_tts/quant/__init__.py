@@ -121,6 +121,12 @@ def quantized_linear(linear: nn.Linear, kernel: str | None = None) -> QuantizedL
     return QuantizedLinear(linear.weight, linear.bias, kernel or default_kernel(linear.weight.device))
 
 
+def quantizes_activations(module: nn.Module) -> bool:
+    """Whether some layer quantizes its input per call (fbgemm, oneDNN): its scale comes from the whole input,
+    so a row's numbers depend on what it is computed with (the batch's other rows, a prompt split in two)."""
+    return any(isinstance(sub, QuantizedLinear) and sub.kernel != "weight_only" for sub in module.modules())
+
+
 def quantized_bytes(module: nn.Module) -> int:
     """Bytes of the quantized weights in ``module`` (not counted by ``parameters()``)."""
     return sum(sub.nbytes() for sub in module.modules() if isinstance(sub, QuantizedLinear))

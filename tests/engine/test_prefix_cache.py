@@ -102,3 +102,10 @@ def test_voices_never_share_an_entry_and_the_cache_keeps_within_its_bytes():
     cache.put(b"d", [layer, layer])
     assert cache.get(b"c") is None and cache.get(b"b") is not None  # b was used more recently than c
     PrefixCache(0).put(b"x", [layer])  # nothing is kept, nothing fails
+
+
+def test_int8_with_per_call_activation_scales_keeps_no_prefix_so_a_seed_reproduces(tiny_checkpoint):
+    engine = TTSEngine.from_pretrained(tiny_checkpoint("custom_voice"), quantize="int8", cpu_threads=1)
+    assert engine._batch.prefixes.max_bytes == 0
+    request = SynthesisRequest(text="The same seed, the same codes.", speaker="vivian", seed=5, **FORCED)
+    assert np.array_equal(engine.synthesize(request).codes, engine.synthesize(request).codes)
