@@ -1,11 +1,14 @@
 """Our engine's speed when other processes want the same cores: ms per frame by torch thread count.
 
-    python -m bench.contention --size 0.6B --dtypes int8 float32 --threads 1 2 --spinners 0 1 2 --frames 12
+    python -m bench.contention --dtypes int8 float32 --threads 1 2 auto --spinners 0 1 2 --frames 8
 
 A worker rarely has its cores to itself (the API process, a second worker, the machine's other jobs). This
 runs one forced-length stream per (dtype, threads, spinners) cell, ``--rounds`` alternating rounds, best kept,
 while ``spinners`` busy-loop processes (pure Python, one core each at full demand) compete for the cores. The
-checkpoint is the released-shape random-weight one ``bench/engine.py`` builds (``--cache-dir``).
+checkpoint is the released-shape random-weight one ``bench/engine.py`` builds (``--cache-dir``). ``auto`` is
+the engine's default (``cpu_threads="auto"``, ``qwen_tts/threads.py``): its governor, started afresh for
+the cell, first decodes ``--settle`` streams under the same load (it probes another count every 24 steps),
+then the measured one.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import torch
 
 from bench import _ours
 from bench.engine import TEXT
+from qwen_tts.threads import cpu_thread_governor
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,7 +57,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--size", default="0.6B")
     parser.add_argument("--dtypes", nargs="+", default=["int8", "float32"])
-    parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--threads", nargs="+", default=["1", "2", "auto"], help="counts, or auto")
+    parser.add_argument("--settle", type=int, default=6, help="auto: streams decoded before the measured one")
     parser.add_argument("--spinners", nargs="+", type=int, default=[0, 2])
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--rounds", type=int, default=2)
@@ -75,11 +80,18 @@ def main() -> None:
             with Spinners(spinners):
                 for dtype, engine in engines.items():
                     for threads in args.threads:
-                        torch.set_num_threads(threads)
+                        torch.set_num_threads(int(threads) if threads != "auto" else os.cpu_count() or 1)
+                        engine._batch.governor = None
+                        if threads == "auto":
+                            engine._batch.governor = cpu_thread_governor(engine.device, "auto")
+                            for _ in range(args.settle):
+                                _ours.measure_stream(engine, TEXT, args.frames, split=False)
                         run = _ours.measure_stream(engine, TEXT, args.frames, split=False)
                         ms = 1e3 * run["steady_s"] / run["steps"]
-                        key = (dtype, threads, spinners)
+                        key = (dtype, str(threads).split(" ")[0], spinners)
                         best[key] = min(best.get(key, float("inf")), ms)
+                        if threads == "auto":
+                            threads = f"auto ({engine._batch.governor.current} now)"
                         cell = f"{dtype:8} threads {threads} spinners {spinners}"
                         print(f"{cell}: {ms:8.1f} ms/frame", flush=True)
     print("\n| dtype | torch threads | busy processes | ms/frame (best) |\n|---|---|---|---|")
