@@ -2,6 +2,7 @@
 
     python -m bench.load [--mode embedded|distributed] [--streams 64] [--duration-s 120] [--frames 24]
                          [--max-queue-wait-s 10] [--warmup-s 30] [--sample-s 30]
+                         [--burn N --burn-at-s 30 --burn-s 60]
 
 ``embedded``: ``qwen3-tts serve`` (engine in-process, SQLite). ``distributed``: the API process
 (``qwen3-tts serve`` with a Redis URL) and 2 ``qwen3-tts worker`` processes, over a private Redis and a
@@ -12,7 +13,9 @@ random-weight checkpoint. ``--streams`` clients stream ``/v1/audio/speech`` back
 its status (429s must carry Retry-After, and the client backs off for it; any 5xx, dropped connection or
 empty 200 is an error), its time to the first body byte (TTFA, 200s only). Memory: the resident set of the
 API's process tree and of each worker's (Celery parent and child) after the warm-up, every ``--sample-s``
-and at the end; the drift is the largest sample's change from the first.
+and at the end; the drift is the largest sample's change from the first. ``--burn N``: N busy-loop processes
+from ``--burn-at-s`` into the measured run for ``--burn-s``, so the engines slow down mid-run (as on a busy
+shared machine) and the wait estimate must follow.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ import asyncio
 import contextlib
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -184,6 +189,34 @@ def distributed(tmp: str, base: dict[str, str], timeout_s: float) -> Iterator[Cl
             yield Cluster(url, pids, redis=broker_use)
 
 
+@contextlib.contextmanager
+def burning(count: int, at_s: float, for_s: float) -> Iterator[None]:
+    """``count`` processes spinning on a core from ``at_s`` for ``for_s`` seconds (none with ``count`` 0)."""
+    spin = [sys.executable, "-c", "while True: pass"]
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start() -> None:
+        procs.extend(subprocess.Popen(spin) for _ in range(count))
+        ending = threading.Timer(for_s, stop)
+        ending.daemon = True
+        ending.start()
+
+    def stop() -> None:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+    timer = threading.Timer(at_s, start) if count else None
+    if timer is not None:
+        timer.start()
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
+        stop()
+
+
 def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) >= 2 else float("nan")
 
@@ -219,6 +252,9 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=24, help="max codec frames per piece (80 ms each)")
     parser.add_argument("--max-queue-wait-s", type=float, default=10.0)
     parser.add_argument("--start-timeout", type=float, default=600.0)
+    parser.add_argument("--burn", type=int, default=0, help="busy-loop processes started mid-run")
+    parser.add_argument("--burn-at-s", type=float, default=30.0)
+    parser.add_argument("--burn-s", type=float, default=60.0)
     args = parser.parse_args()
 
     from qwen_tts.tiny_checkpoint import write_tiny_checkpoint
@@ -237,15 +273,16 @@ def main() -> int:
             memory = Memory(list(pids))
             load_before = os.getloadavg()
             started = time.monotonic()
-            tally = asyncio.run(
-                run_load(
-                    url,
-                    args.streams,
-                    args.duration_s,
-                    sample=lambda: memory.samples.append([rss_mib(pid) for pid in pids.values()]),
-                    every_s=args.sample_s,
+            with burning(args.burn, args.burn_at_s, args.burn_s):
+                tally = asyncio.run(
+                    run_load(
+                        url,
+                        args.streams,
+                        args.duration_s,
+                        sample=lambda: memory.samples.append([rss_mib(pid) for pid in pids.values()]),
+                        every_s=args.sample_s,
+                    )
                 )
-            )
             elapsed = time.monotonic() - started
             load_after = os.getloadavg()
             if running.redis:
