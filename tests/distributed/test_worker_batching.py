@@ -87,9 +87,11 @@ def speak(
     *,
     model: str = FAKE,
     started: threading.Event | None = None,
+    times: list[float] | None = None,
 ) -> tuple[bytes, dict[str, Any]]:
     """The audio of one SSE speech request and its last event (or its error); ``started``: set at the first
-    event."""
+    event; ``times``: gets the arrival time of each audio event (the streams are deleted from Redis once read,
+    so when each stream ran is told by its client)."""
     body = {"model": model, "voice": voice, "input": text, "response_format": "pcm", "stream_format": "sse"}
     audio, last = bytearray(), {}
     with (
@@ -108,6 +110,8 @@ def speak(
                 started.set()
             if last["type"] == "speech.audio.delta":
                 audio += base64.b64decode(last["audio"])
+                if times is not None:
+                    times.append(time.monotonic())
     return bytes(audio), last
 
 
@@ -115,11 +119,6 @@ def embedded_pcm(url: str, text: str, voice: str) -> bytes:
     audio, last = speak(url, text, voice, f"embedded{secrets.token_hex(4)}")
     assert last["type"] == "speech.audio.done", last
     return audio
-
-
-def entry_ids(rdb: redis.Redis, prefix: str, request_id: str) -> list[tuple[int, int]]:
-    (key,) = list(rdb.scan_iter(match=f"{prefix}req:{request_id}.*:audio"))
-    return [tuple(int(part) for part in entry_id.decode().split("-")) for entry_id, _ in rdb.xrange(key)]
 
 
 def worker_status(cluster: Cluster) -> WorkerStatus | None:
@@ -132,10 +131,12 @@ def test_concurrent_streams_on_one_worker_run_together_and_the_status_lists_them
 ) -> None:
     cluster = make_cluster(max_batch_size=3)
     ids = [f"together{n}{secrets.token_hex(4)}" for n in range(3)]
+    spans: list[list[float]] = [[] for _ in ids]
     statuses: list[WorkerStatus] = []
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = [
-            pool.submit(speak, cluster.url, TEXT, voice, rid) for voice, rid in zip(VOICES, ids, strict=False)
+            pool.submit(speak, cluster.url, TEXT, voice, rid, times=times)
+            for voice, rid, times in zip(VOICES, ids, spans, strict=False)
         ]
         deadline = time.monotonic() + 30
         while not any(set(ids) <= set(s.in_flight) for s in statuses) and time.monotonic() < deadline:
@@ -148,7 +149,6 @@ def test_concurrent_streams_on_one_worker_run_together_and_the_status_lists_them
     for (audio, last), voice in zip(results, VOICES, strict=True):
         assert last["type"] == "speech.audio.done", last
         assert audio == embedded_pcm(embedded_url, TEXT, voice), f"audio of {voice!r} differs"
-    spans = [entry_ids(cluster.rdb, cluster.prefix, rid) for rid in ids]
     for first in spans:
         for other in spans:
             assert first[0] < other[-1], "a stream started only after another one ended"
@@ -157,10 +157,12 @@ def test_concurrent_streams_on_one_worker_run_together_and_the_status_lists_them
 def test_with_a_batch_of_one_a_worker_runs_one_stream_at_a_time(make_cluster: Any) -> None:
     cluster = make_cluster(max_batch_size=1)
     ids = [f"alone{n}{secrets.token_hex(4)}" for n in range(2)]
+    spans: list[list[float]] = [[] for _ in ids]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(lambda args: speak(cluster.url, TEXT, *args), zip(VOICES, ids, strict=False)))
+        calls = zip(VOICES, ids, spans, strict=False)
+        results = list(pool.map(lambda a: speak(cluster.url, TEXT, a[0], a[1], times=a[2]), calls))
     assert all(last["type"] == "speech.audio.done" for _, last in results), results
-    first, second = sorted(entry_ids(cluster.rdb, cluster.prefix, rid) for rid in ids)
+    first, second = sorted(spans)
     assert first[-1] < second[0], "the second stream started before the first one ended"
 
 
@@ -226,7 +228,8 @@ def test_sigterm_lets_the_streams_in_flight_finish_and_ends_the_rest_with_an_err
 def test_a_cancelled_stream_stops_and_frees_its_place_while_the_other_runs_on(make_cluster: Any) -> None:
     cluster = make_cluster(max_batch_size=2)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        kept = pool.submit(speak, cluster.url, LONG, "alloy", "kept")
+        kept_times: list[float] = []
+        kept = pool.submit(speak, cluster.url, LONG, "alloy", "kept", times=kept_times)
         body = {"model": FAKE, "voice": "echo", "input": LONG, "response_format": "pcm", "stream": True}
         with (
             httpx.Client(timeout=30) as client,
@@ -244,11 +247,11 @@ def test_a_cancelled_stream_stops_and_frees_its_place_while_the_other_runs_on(ma
             time.sleep(0.005)
         written_at_cancel = cluster.rdb.xlen(key)
         # its place is free: a third request runs next to the one still going
-        _, third_last = speak(cluster.url, TEXT, "fable", "third")
+        third_times: list[float] = []
+        _, third_last = speak(cluster.url, TEXT, "fable", "third", times=third_times)
         _, kept_last = kept.result()
     (_, final), *_ = cluster.rdb.xrevrange(key, count=1)
     assert b"cancelled" in final, final
     assert int(final[b"seq"]) - written_at_cancel <= 2, "the worker ran on after the cancel"
     assert third_last["type"] == "speech.audio.done" and kept_last["type"] == "speech.audio.done"
-    kept_ids = entry_ids(cluster.rdb, cluster.prefix, "kept")
-    assert entry_ids(cluster.rdb, cluster.prefix, "third")[-1] < kept_ids[-1]
+    assert third_times[-1] < kept_times[-1]  # the third ran beside the kept one, in the place freed
