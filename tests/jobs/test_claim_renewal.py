@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.contracts import SynthesisJob
+from tests.fixtures.postgres import admin_url, temporary_database
 from tests.jobs.test_janitor import RecordingCeleryQueue
 from voice_store.blobs.local import LocalBlobStore
-from voice_store.db import create_db_engine, create_session_factory, session_scope
+from voice_store.db import create_db_engine, create_session_factory, session_scope, upgrade_schema
 from voice_store.job_transitions import complete_segment, release_expired, renew_claim, start_segment
 from voice_store.job_transitions.claims import SegmentRef
 from voice_store.jobs import SegmentSpec, create_job
@@ -29,10 +30,14 @@ LEASE_S = 30.0
 
 
 @pytest.fixture(scope="module")
-def sessions(migrated_postgres_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = create_db_engine(migrated_postgres_url)
-    yield create_session_factory(engine)
-    engine.dispose()
+def sessions(postgres_url: str) -> Iterator[sessionmaker[Session]]:
+    """A database of this module's own: its claims stay running, which the session's shared database's
+    other tests (nothing running after a job ends) must not see."""
+    with temporary_database(admin_url(), prefix="qtts_renewal") as url:
+        upgrade_schema(url)
+        engine = create_db_engine(url)
+        yield create_session_factory(engine)
+        engine.dispose()
 
 
 def _job(sessions: sessionmaker[Session]) -> str:
