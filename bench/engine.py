@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from bench import _measure, _ours, real_shapes
+from bench import _measure, _ours, memory, real_shapes
 
 log = logging.getLogger("bench.engine")
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,6 +207,16 @@ HEADER = (
 )
 
 
+def _resident(resident: dict[str, dict[str, int]]) -> str:
+    parts = []
+    for size, by_dtype in resident.items():
+        text = f"{size} " + ", ".join(f"{d} {b / 2**20:.0f} MiB" for d, b in by_dtype.items())
+        if {"int8", "float32"} <= by_dtype.keys():
+            text += f" (int8 / float32 {100 * by_dtype['int8'] / by_dtype['float32']:.1f} %)"
+        parts.append(text)
+    return "; ".join(parts)
+
+
 def table(rows: list[tuple[str, dict, dict]], floors_ms: dict[tuple[str, str], float]) -> str:
     lines = [HEADER, "|" + "---|" * (HEADER.count("|") - 1)]
     official = {
@@ -272,6 +282,7 @@ def main() -> int:
     bandwidth = {d: _measure.gemv_bandwidth(getattr(torch, d), args.device, seconds=1 if args.quick else 3)
                  for d in measured}  # fmt: skip
     rows, results, floors_ms = [], [], {}
+    resident: dict[str, dict[str, int]] = {}  # size -> our dtype -> MiB added, each in a process of its own
     for size in args.sizes:
         path = checkpoint(size, args.cache_dir, args.official_python)
         best: dict[str, dict] = {}  # engine/dtype -> its fastest round (single-stream total)
@@ -286,12 +297,16 @@ def main() -> int:
         for result in best.values():
             results.append((size, result))
             rows += [(size, result, run) for run in result["runs"]]
+        if args.device == "cpu":  # in one process one engine's freed pages serve the next: each alone
+            threads = args.threads or torch.get_num_threads()
+            resident[size] = {d: memory.run_mode(path, d, threads)["model_rss"] for d in args.dtypes}
     lines = [
         f"machine: {machine(args.device)}; {started}",
         f"command: python -m bench.engine {' '.join(sys.argv[1:])}",
         "GEMV bandwidth: " + ", ".join(f"{d} {b / 1e9:.1f} GB/s" for d, b in sorted(bandwidth.items())),
         "floor ms/frame: " + ", ".join(f"{s} {d} {f:.1f}" for (s, d), f in sorted(floors_ms.items())),
-        "resident model: "
+        "resident, ours each in a process of its own (bench/memory.py): " + _resident(resident),
+        "resident after load in this process (the official: its own; ours: after the others): "
         + ", ".join(
             f"{s} {r['engine'].split(' ')[0]} {r['dtype']} "
             f"{(r['model_gpu_bytes'] or r['model_rss']) / 2**20:.0f} MiB (load {r['load_s']:.1f} s"
@@ -304,7 +319,7 @@ def main() -> int:
     ]
     print("\n".join(lines))
     if args.json:
-        payload = {"lines": lines, "results": results, "bandwidth": bandwidth,
+        payload = {"lines": lines, "results": results, "bandwidth": bandwidth, "resident": resident,
                    "floors_ms": {f"{s} {d}": f for (s, d), f in floors_ms.items()}}  # fmt: skip
         args.json.write_text(json.dumps(payload, indent=2))
     return 0
