@@ -75,18 +75,27 @@ def speech(url: str, **request: object) -> bytes:
         return b"".join(response.iter_bytes())
 
 
-def test_a_seeded_stream_equals_the_embedded_mode(distributed_url: str, embedded_url: str) -> None:
+def assert_same_audio(served: bytes, alone: bytes) -> None:
+    """The same codes, so the same length; the samples agree to float rounding (1 LSB): each process's
+    engine picks its CPU thread count by its own load (qwen_tts/threads.py), and the codec convolutions round
+    by it."""
+    a, b = np.frombuffer(served, dtype="<i2"), np.frombuffer(alone, dtype="<i2")
+    assert a.shape == b.shape and a.size > 0
+    assert np.abs(a.astype(np.int32) - b).max() <= 1
+
+
+def test_a_seeded_stream_matches_the_embedded_mode(distributed_url: str, embedded_url: str) -> None:
     audio = speech(distributed_url, model="tts-1", voice="alloy")
     samples = np.frombuffer(audio, dtype="<i2")
     assert 0 < samples.size <= MAX_FRAMES * FRAME and samples.size % FRAME == 0
-    assert audio == speech(embedded_url, model="tts-1", voice="alloy")
+    assert_same_audio(audio, speech(embedded_url, model="tts-1", voice="alloy"))
 
 
 def test_one_worker_serves_both_variants(distributed_url: str, embedded_url: str) -> None:
     design = {"model": "tiny-VoiceDesign", "voice": "alloy", "instructions": "a warm calm voice"}
-    assert speech(distributed_url, **design) == speech(embedded_url, **design)
     custom = {"model": "tiny-CustomVoice", "voice": "echo"}
-    assert speech(distributed_url, **custom) == speech(embedded_url, **custom)
+    for request in (design, custom):
+        assert_same_audio(speech(distributed_url, **request), speech(embedded_url, **request))
 
 
 def test_concurrent_requests_on_one_worker_are_decoded_together_with_valid_audio(
