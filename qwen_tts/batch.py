@@ -35,7 +35,7 @@ import torch
 from .generation import TalkerLogitsRules, predict_codes, process_talker_logits
 from .model import Talker
 from .noise import draw_keys, seed_keys
-from .prefix_cache import PrefixCache, prefix_key
+from .prefix_cache import PrefixCache
 from .sampling import SamplerTensors, sample
 from .static_cache import StaticCaches
 from .streams import PlannedStream, Stream
@@ -273,7 +273,7 @@ class FrameBatch:
         span = slice(start, start + count)
         plans = [s.plan for s in streams]
         try:
-            skips, keys = self._reuse_prefixes(start, plans)
+            skips, keys = self.prefixes.reuse(self.caches, start, plans)
             lengths = [p.embeds.shape[1] - skip for p, skip in zip(plans, skips, strict=True)]
             width = max(lengths)
             embeds = plans[0].embeds.new_zeros(count, width, plans[0].embeds.shape[2])
@@ -292,9 +292,7 @@ class FrameBatch:
             positions = (offsets + torch.arange(width, device=embeds.device)).clamp(max=self.max_len - 1)
             views = self.caches.talker_views(start, count, min(max(skips) + width, self.max_len))
             logits, hidden = self.talker(embeds, positions, views)
-            for index, (plan, key) in enumerate(zip(plans, keys, strict=True)):
-                if key is not None and not skips[index]:  # prefilled in full: keep its prefix for next time
-                    self.prefixes.put(key, self.caches.read_prefix(start + index, plan.prefix_len))
+            self.prefixes.keep(self.caches, start, plans, skips, keys)
             last = torch.tensor(lengths, device=self.pos.device) - 1
             picked = self.rows[:count], last  # each row's last real position in this prefill
             self.first_hidden[:count] = hidden[picked][:, None]
@@ -325,20 +323,6 @@ class FrameBatch:
             stream.row, stream.frames = start + index, 1
             self._live.append(stream)
         self._step_views = None
-
-    def _reuse_prefixes(self, start: int, plans: list[PlannedStream]) -> tuple[list[int], list[bytes | None]]:
-        """Per plan (rows ``start``, ...): how many leading positions a cached prefix already filled in its
-        row (written now), and its prefix's key (None: nothing to cache)."""
-        skips, keys = [], []
-        for index, plan in enumerate(plans):
-            cacheable = self.prefixes.max_bytes and 0 < plan.prefix_len < plan.embeds.shape[1]
-            key = prefix_key(plan.embeds, plan.prefix_len) if cacheable else None
-            layers = self.prefixes.get(key) if key is not None else None
-            if layers is not None:
-                self.caches.write_prefix(start + index, layers)
-            skips.append(plan.prefix_len if layers is not None else 0)
-            keys.append(key)
-        return skips, keys
 
     def _feed_text(self, stream: Stream) -> None:
         """The text row added to the newest frame at the next talker step (kept once the text is used up)."""

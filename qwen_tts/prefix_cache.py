@@ -14,8 +14,13 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from .static_cache import StaticCaches
+    from .streams import PlannedStream
 
 LayerKV = list[tuple[torch.Tensor, torch.Tensor]]  # per talker layer: k, v [H_kv, P, D]
 
@@ -74,6 +79,35 @@ class PrefixCache:
                 )
             self._entries[key] = layers
             self._bytes += size
+
+    def reuse(
+        self, caches: StaticCaches, start: int, plans: list[PlannedStream]
+    ) -> tuple[list[int], list[bytes | None]]:
+        """Per plan (cache rows ``start``, ...): how many leading positions a cached prefix filled in its row
+        (written now), and its prefix's key (None: nothing to cache)."""
+        skips, keys = [], []
+        for index, plan in enumerate(plans):
+            cacheable = self.max_bytes and 0 < plan.prefix_len < plan.embeds.shape[1]
+            key = prefix_key(plan.embeds, plan.prefix_len) if cacheable else None
+            layers = self.get(key) if key is not None else None
+            if layers is not None:
+                caches.write_prefix(start + index, layers)
+            skips.append(plan.prefix_len if layers is not None else 0)
+            keys.append(key)
+        return skips, keys
+
+    def keep(
+        self,
+        caches: StaticCaches,
+        start: int,
+        plans: list[PlannedStream],
+        skips: list[int],
+        keys: list[bytes | None],
+    ) -> None:
+        """After the prefill: keeps the prefixes of the plans prefilled in full (``reuse`` found none)."""
+        for index, (plan, key) in enumerate(zip(plans, keys, strict=True)):
+            if key is not None and not skips[index]:
+                self.put(key, caches.read_prefix(start + index, plan.prefix_len))
 
 
 def _nbytes(layers: LayerKV) -> int:

@@ -19,6 +19,14 @@ def _speech(seconds: float) -> np.ndarray:
     return (0.3 * np.sin(2 * np.pi * 180 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """The engines here fix one CPU thread (exact comparisons); torch's count is process-wide: restore it."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def engines(tiny_checkpoint):
     """name -> (an engine with the prefix cache, one without), on the same tiny checkpoint."""
